@@ -1,0 +1,81 @@
+//! `sweep`: hyperparameter sweeps for people who train on their own GPUs and clusters.
+//!
+//! The binary only wires the library crates together: `sweep-spec` reads and
+//! plans specs; later commands add the trainer and the scheduler.
+
+mod params_cmd;
+mod plan_cmd;
+mod table;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Exit status for a spec that is malformed or invalid (nothing was run or written).
+const EXIT_SPEC: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sweep",
+    version,
+    about = "Hyperparameter sweeps: a YAML spec in, ranked trials out",
+    long_about = "Hyperparameter sweeps: a YAML spec in, ranked trials out.\n\n\
+        A spec (sweeps/lr.yaml) names the parameters to search (grid or random) \
+        and the trainer to run. `sweep plan` shows the trials it expands into.",
+    after_help = "Examples:\n  sweep plan sweeps/lr.yaml\n  sweep plan sweeps/random.yaml --format csv\n  sweep params"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show the trials a spec expands into: ids, parameters, count, epoch budget.
+    Plan(plan_cmd::PlanArgs),
+    /// List the parameters the built-in trainer accepts, with their defaults.
+    Params,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Plan(args) => plan_cmd::run(args),
+        Command::Params => {
+            params_cmd::run();
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => report(&err),
+    }
+}
+
+/// Prints an error for a person and picks the exit status.
+fn report(err: &anyhow::Error) -> ExitCode {
+    if is_broken_pipe(err) {
+        // `sweep plan ... | head`: the reader left; not an error.
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("error: {err:#}");
+    if err.downcast_ref::<sweep_spec::SpecError>().is_some() {
+        ExitCode::from(EXIT_SPEC)
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// True when the error is a write to a pipe whose reader has gone.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::BrokenPipe;
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == BrokenPipe)
+            || e.downcast_ref::<serde_json::Error>()
+                .and_then(|j| j.io_error_kind())
+                == Some(BrokenPipe)
+            || e.downcast_ref::<csv::Error>().is_some_and(
+                |c| matches!(c.kind(), csv::ErrorKind::Io(io) if io.kind() == BrokenPipe),
+            )
+    })
+}

@@ -1,0 +1,154 @@
+//! `sweep plan`: the trials a spec expands into.
+
+use crate::table::Table;
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+use std::io::Write;
+use std::path::PathBuf;
+use sweep_spec::{Method, Plan, Spec, Trial};
+
+/// Print the trials a spec expands into, without running anything.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The sweep spec (YAML).
+    pub spec: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// How `plan` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// An aligned table for people, with a summary.
+    Table,
+    /// CSV with a header row: ordinal, id, seed, one column per parameter.
+    Csv,
+    /// One JSON document: the summary and every trial.
+    Json,
+}
+
+pub fn run(args: &PlanArgs) -> Result<()> {
+    let (spec, plan) = sweep_spec::load(&args.spec)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match args.format {
+        Format::Table => write!(out, "{}", render_table(&spec, &plan))?,
+        Format::Csv => write_csv(&mut out, &spec, &plan)?,
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, &to_json(&spec, &plan))?;
+            writeln!(out)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn columns(spec: &Spec) -> Vec<&str> {
+    spec.parameters.iter().map(|p| p.name.as_str()).collect()
+}
+
+fn cells(trial: &Trial, columns: &[&str]) -> impl Iterator<Item = String> {
+    columns.iter().map(|c| {
+        trial
+            .params
+            .get(*c)
+            .map(|v| v.to_string())
+            .unwrap_or_default()
+    })
+}
+
+fn summary(spec: &Spec, plan: &Plan) -> String {
+    let n = plan.trials.len();
+    let mut s = format!("{n} trial{}", if n == 1 { "" } else { "s" });
+    match plan.epoch_budget(spec) {
+        Some(e) => s.push_str(&format!(", {e} epochs in all")),
+        None => s.push_str(", epochs unknown (the command trainer has no `epochs` parameter)"),
+    }
+    if let Some(total) = plan.grid_size
+        && total > n as u128
+    {
+        s.push_str(&format!(
+            " (first {n} of {total} grid combinations: run_cap)"
+        ));
+    }
+    s
+}
+
+fn render_table(spec: &Spec, plan: &Plan) -> String {
+    let cols = columns(spec);
+    let space = match spec.method {
+        Method::Grid => {
+            let swept: Vec<String> = spec
+                .parameters
+                .iter()
+                .filter_map(|p| {
+                    p.distribution
+                        .grid_len()
+                        .filter(|&n| n > 1)
+                        .map(|n| format!("{} ({n})", p.name))
+                })
+                .collect();
+            if swept.is_empty() {
+                "grid of one combination".to_string()
+            } else {
+                format!("grid over {}", swept.join(" x "))
+            }
+        }
+        Method::Random => format!("random search over {}, seed {}", cols.join(", "), spec.seed),
+    };
+    let mut out = format!(
+        "sweep {} ({}): {space}; ranked by {} ({})\n\n",
+        spec.name,
+        spec.path.display(),
+        spec.metric.name,
+        spec.metric.goal.as_str()
+    );
+    let mut header = vec!["#".to_string(), "id".to_string()];
+    header.extend(cols.iter().map(|c| c.to_string()));
+    let mut table = Table::new(header);
+    for t in &plan.trials {
+        let mut row = vec![t.ordinal.to_string(), t.id.to_string()];
+        row.extend(cells(t, &cols));
+        table.row(row);
+    }
+    out.push_str(&table.render());
+    out.push('\n');
+    out.push_str(&summary(spec, plan));
+    out.push('\n');
+    out
+}
+
+fn write_csv(out: &mut impl Write, spec: &Spec, plan: &Plan) -> Result<()> {
+    let cols = columns(spec);
+    let mut w = csv::Writer::from_writer(out);
+    let mut header = vec!["ordinal", "id", "seed"];
+    header.extend(&cols);
+    w.write_record(&header)?;
+    for t in &plan.trials {
+        let mut row = vec![t.ordinal.to_string(), t.id.to_string(), t.seed.to_string()];
+        row.extend(cells(t, &cols));
+        w.write_record(&row)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn to_json(spec: &Spec, plan: &Plan) -> serde_json::Value {
+    let trials: Vec<_> = plan
+        .trials
+        .iter()
+        .map(|t| serde_json::json!({ "ordinal": t.ordinal, "id": t.id, "seed": t.seed, "params": t.params }))
+        .collect();
+    serde_json::json!({
+        "name": spec.name,
+        "spec": spec.path,
+        "method": spec.method.as_str(),
+        "metric": spec.metric,
+        "count": plan.trials.len(),
+        "grid_size": plan.grid_size.map(|g| u64::try_from(g).unwrap_or(u64::MAX)),
+        "epoch_budget": plan.epoch_budget(spec),
+        "parameters": columns(spec),
+        "trials": trials,
+    })
+}

@@ -1,0 +1,60 @@
+//! The sweep spec: YAML in, validated trials out.
+//!
+//! [`load`] reads a spec file, validates it (every problem reported with its
+//! file, line, column and key path) and [`plan()`] expands it into [`Trial`]s
+//! with stable ids: a grid's cartesian product, or seeded random draws.
+//!
+//! ```
+//! use sweep_spec::{parse, plan};
+//! let spec = parse(
+//!     "method: grid\nparameters:\n  lr: {values: [1e-3, 1e-2]}\n  optimizer: {values: [adam, sgd]}\n",
+//!     "example.yaml".as_ref(),
+//! ).unwrap();
+//! let plan = plan(&spec).unwrap();
+//! assert_eq!(plan.trials.len(), 4);
+//! assert_eq!(plan.trials[1].params["optimizer"].to_string(), "sgd");
+//! ```
+
+pub mod distribution;
+pub mod duration;
+mod error;
+mod locate;
+mod parse;
+mod plan;
+mod spec;
+mod suggest;
+
+pub use distribution::Distribution;
+pub use error::{Diagnostic, Pos, SpecError};
+pub use locate::Positions;
+pub use parse::{COMMAND_PLACEHOLDERS, parse, placeholders};
+pub use plan::{GRID_LIMIT, Plan, PlanError, Trial, plan};
+pub use spec::{Launcher, Method, Parameter, Resources, Spec, Trainer};
+pub use suggest::did_you_mean;
+
+use std::path::Path;
+
+/// Reads, validates and plans a spec file.
+pub fn load(path: &Path) -> Result<(Spec, Plan), SpecError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SpecError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let spec = parse(&text, path)?;
+    match plan(&spec) {
+        Ok(plan) => Ok((spec, plan)),
+        Err(e) => {
+            let pos = Positions::of(&text).key(e.path);
+            Err(SpecError::Invalid {
+                path: path.to_path_buf(),
+                source_text: text,
+                diagnostics: vec![Diagnostic {
+                    path: e.path.to_string(),
+                    pos,
+                    message: e.message,
+                    help: Some(e.help),
+                }],
+            })
+        }
+    }
+}

@@ -1,0 +1,1358 @@
+//! From YAML text to a validated [`Spec`], collecting every problem with its
+//! key path and position.
+
+use crate::distribution::{Distribution, NAMES as DIST_NAMES};
+use crate::duration::parse_duration;
+use crate::error::{Diagnostic, Pos, SpecError};
+use crate::locate::{Positions, index, join};
+use crate::spec::{Launcher, Method, Parameter, Resources, Spec, Trainer};
+use crate::suggest::did_you_mean;
+use serde_norway::Value;
+use std::path::Path;
+use sweep_core::{Goal, Metric, ParamValue, Params, builtin, format_float};
+
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "method",
+    "metric",
+    "run_cap",
+    "seed",
+    "parameters",
+    "trainer",
+    "resources",
+    "timeout",
+    "retries",
+    "launcher",
+];
+const PARAM_KEYS: &[&str] = &[
+    "value",
+    "values",
+    "probabilities",
+    "distribution",
+    "min",
+    "max",
+    "q",
+];
+const METRIC_KEYS: &[&str] = &["name", "goal"];
+const RESOURCE_KEYS: &[&str] = &["cpus_per_trial", "gpus_per_trial", "max_concurrent"];
+const COMMAND_KEYS: &[&str] = &["command", "env"];
+/// Placeholders a `command:` may use besides its parameters.
+pub const COMMAND_PLACEHOLDERS: &[&str] = &["trial_id", "trial_dir", "seed"];
+
+/// Parses and validates a spec's text. `path` names the file in errors.
+pub fn parse(text: &str, path: &Path) -> Result<Spec, SpecError> {
+    let mut cx = Cx {
+        pos: Positions::of(text),
+        diags: Vec::new(),
+    };
+    let spec = match serde_norway::from_str::<Value>(text) {
+        Ok(root) => cx.spec(&root, path),
+        Err(e) => {
+            cx.diags.push(syntax_error(&e));
+            None
+        }
+    };
+    match spec {
+        Some(spec) if cx.diags.is_empty() => Ok(spec),
+        _ => {
+            // A spec that parsed to nothing but still produced no diagnostic
+            // cannot happen; keep the invariant "Invalid has at least one".
+            if cx.diags.is_empty() {
+                cx.diags.push(Diagnostic {
+                    path: String::new(),
+                    pos: None,
+                    message: "invalid spec".into(),
+                    help: None,
+                });
+            }
+            Err(SpecError::Invalid {
+                path: path.to_path_buf(),
+                source_text: text.to_string(),
+                diagnostics: cx.diags,
+            })
+        }
+    }
+}
+
+fn syntax_error(e: &serde_norway::Error) -> Diagnostic {
+    let text = e.to_string();
+    // serde_norway appends " at line L column C"; the location is shown apart.
+    let message = match text.find(" at line ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    };
+    Diagnostic {
+        path: String::new(),
+        pos: e.location().map(|l| Pos {
+            line: l.line(),
+            col: l.column(),
+        }),
+        message: format!("invalid YAML: {message}"),
+        help: None,
+    }
+}
+
+struct Cx {
+    pos: Positions,
+    diags: Vec<Diagnostic>,
+}
+
+type Entries<'v> = Vec<(&'v str, &'v Value)>;
+
+/// Describes a YAML value for "found ..." in messages.
+fn found(v: &Value) -> String {
+    match v {
+        Value::Null => "nothing (an empty value)".into(),
+        Value::Bool(b) => format!("the boolean {b}"),
+        Value::Number(n) => format!("the number {n}"),
+        Value::String(s) if s.is_empty() => "an empty string".into(),
+        Value::String(s) => format!("the string `{s}`"),
+        Value::Sequence(_) => "a list".into(),
+        Value::Mapping(_) => "a mapping".into(),
+        Value::Tagged(t) => format!("a value tagged {}", t.tag),
+    }
+}
+
+/// A YAML value as a parameter value, or what is wrong with it.
+fn to_param(v: &Value) -> Result<ParamValue, String> {
+    match v {
+        Value::Bool(b) => Ok(ParamValue::Bool(*b)),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Ok(ParamValue::Int(i))
+            } else {
+                match n.as_f64() {
+                    Some(x) if x.is_finite() => Ok(ParamValue::Float(x)),
+                    _ => Err(format!("expected a finite number, found {n}")),
+                }
+            }
+        }
+        Value::String(s) if !s.is_empty() => Ok(ParamValue::Str(s.clone())),
+        Value::Sequence(items) if !items.is_empty() => items
+            .iter()
+            .map(to_param)
+            .collect::<Result<Vec<_>, _>>()
+            .map(ParamValue::List),
+        Value::Sequence(_) => Err("expected a value, found an empty list".into()),
+        other => Err(format!(
+            "expected a value (number, string, boolean or list), found {}",
+            found(other)
+        )),
+    }
+}
+
+fn as_f64(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64().filter(|x| x.is_finite()),
+        _ => None,
+    }
+}
+
+fn is_int(v: &Value) -> bool {
+    matches!(v, Value::Number(n) if n.as_i64().is_some())
+}
+
+impl Cx {
+    fn err(
+        &mut self,
+        path: &str,
+        pos: Option<Pos>,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) {
+        self.diags.push(Diagnostic {
+            path: path.to_string(),
+            pos,
+            message: message.into(),
+            help,
+        });
+    }
+
+    /// A problem with the value at `path`.
+    fn bad_value(&mut self, path: &str, message: impl Into<String>, help: Option<String>) {
+        let pos = self.pos.value(path);
+        self.err(path, pos, message, help);
+    }
+
+    /// A problem with the key at `path` (unknown, misplaced, missing a part).
+    fn bad_key(&mut self, path: &str, message: impl Into<String>, help: Option<String>) {
+        let pos = self.pos.key(path);
+        self.err(path, pos, message, help);
+    }
+
+    /// The entries of a mapping, reporting a non-mapping or non-string keys.
+    fn mapping<'v>(&mut self, v: &'v Value, path: &str, what: &str) -> Option<Entries<'v>> {
+        let Value::Mapping(m) = v else {
+            self.bad_value(path, format!("expected {what}, found {}", found(v)), None);
+            return None;
+        };
+        let mut out = Vec::with_capacity(m.len());
+        for (k, val) in m {
+            match k {
+                Value::String(s) => out.push((s.as_str(), val)),
+                other => self.bad_value(
+                    path,
+                    format!("keys must be names, found {}", found(other)),
+                    None,
+                ),
+            }
+        }
+        Some(out)
+    }
+
+    /// Reports keys not in `allowed`, with a suggestion or a hint.
+    fn unknown_keys(
+        &mut self,
+        entries: &Entries,
+        path: &str,
+        allowed: &[&str],
+        hint: impl Fn(&str) -> Option<String>,
+    ) {
+        for (k, _) in entries {
+            if allowed.contains(k) {
+                continue;
+            }
+            let kp = join(path, k);
+            let help = hint(k).or_else(|| {
+                Some(match did_you_mean(k, allowed.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("expected one of: {}", allowed.join(", ")),
+                })
+            });
+            let place = if path.is_empty() {
+                "at the top level".to_string()
+            } else {
+                format!("in `{path}`")
+            };
+            self.bad_key(&kp, format!("unknown key `{k}` {place}"), help);
+        }
+    }
+
+    fn get<'v>(entries: &Entries<'v>, key: &str) -> Option<&'v Value> {
+        entries.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+    }
+
+    fn string(&mut self, v: &Value, path: &str, what: &str) -> Option<String> {
+        match v {
+            Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+            other => {
+                self.bad_value(
+                    path,
+                    format!("expected {what}, found {}", found(other)),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    fn uint(&mut self, v: &Value, path: &str, min: u64) -> Option<u64> {
+        match v {
+            Value::Number(n) if n.as_u64().is_some_and(|u| u >= min) => n.as_u64(),
+            other => {
+                self.bad_value(
+                    path,
+                    format!("expected an integer >= {min}, found {}", found(other)),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    fn word(
+        &mut self,
+        v: &Value,
+        path: &str,
+        words: &[&str],
+        hint: impl Fn(&str) -> Option<String>,
+    ) -> Option<String> {
+        let expected = format!("one of {}", words.join(", "));
+        let Value::String(s) = v else {
+            self.bad_value(
+                path,
+                format!("expected {expected}, found {}", found(v)),
+                None,
+            );
+            return None;
+        };
+        if words.contains(&s.as_str()) {
+            return Some(s.clone());
+        }
+        let help = hint(s).or_else(|| {
+            did_you_mean(s, words.iter().copied()).map(|w| format!("did you mean `{w}`?"))
+        });
+        self.bad_value(path, format!("expected {expected}, found `{s}`"), help);
+        None
+    }
+
+    fn spec(&mut self, root: &Value, path: &Path) -> Option<Spec> {
+        if matches!(root, Value::Null) {
+            self.err(
+                "",
+                Some(Pos { line: 1, col: 1 }),
+                "the spec is empty",
+                Some(example_help()),
+            );
+            return None;
+        }
+        let top = self.mapping(root, "", "a mapping of settings (method, parameters, ...)")?;
+        self.unknown_keys(&top, "", TOP_KEYS, wandb_hint);
+
+        let name = self.name(Self::get(&top, "name"), path);
+        let description =
+            Self::get(&top, "description").and_then(|v| self.string(v, "description", "a string"));
+        let method = match Self::get(&top, "method") {
+            None => {
+                self.err(
+                    "method",
+                    Some(Pos { line: 1, col: 1 }),
+                    "missing `method`",
+                    Some(
+                        "add `method: grid` (every combination) or `method: random` (with run_cap)"
+                            .into(),
+                    ),
+                );
+                None
+            }
+            Some(v) => self
+                .word(v, "method", &["grid", "random"], |w| match w {
+                    "bayes" | "tpe" => Some(format!(
+                        "`{w}` search is not supported yet; use `random` with a run_cap"
+                    )),
+                    _ => None,
+                })
+                .map(|w| {
+                    if w == "grid" {
+                        Method::Grid
+                    } else {
+                        Method::Random
+                    }
+                }),
+        };
+        let run_cap = Self::get(&top, "run_cap").and_then(|v| self.uint(v, "run_cap", 1));
+        let seed = Self::get(&top, "seed").map_or(Some(0), |v| self.uint(v, "seed", 0));
+        let retries = Self::get(&top, "retries").map_or(Some(0), |v| self.uint(v, "retries", 0));
+        let retries = retries.and_then(|r| match u32::try_from(r) {
+            Ok(r) if r <= 100 => Some(r),
+            _ => {
+                self.bad_value(
+                    "retries",
+                    format!("expected at most 100 retries, found {r}"),
+                    None,
+                );
+                None
+            }
+        });
+        let timeout = Self::get(&top, "timeout").and_then(|v| {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                other => {
+                    self.bad_value(
+                        "timeout",
+                        format!("expected a duration like 30m, found {}", found(other)),
+                        None,
+                    );
+                    return None;
+                }
+            };
+            parse_duration(&text)
+                .map_err(|e| self.bad_value("timeout", e, None))
+                .ok()
+        });
+        let launcher = Self::get(&top, "launcher").map_or(Some(Launcher::Local), |v| {
+            self.word(v, "launcher", &["local"], |w| match w {
+                "slurm" => {
+                    Some("the SLURM launcher is not available in this version; use `local`".into())
+                }
+                _ => None,
+            })
+            .map(|_| Launcher::Local)
+        });
+        let resources =
+            Self::get(&top, "resources").map_or(Some(Resources::default()), |v| self.resources(v));
+
+        let parameters = match Self::get(&top, "parameters") {
+            None => {
+                self.err(
+                    "parameters",
+                    Some(Pos { line: 1, col: 1 }),
+                    "missing `parameters`: a sweep needs at least one parameter",
+                    Some("add e.g. `parameters: {lr: {values: [1e-4, 1e-3, 1e-2]}}`".into()),
+                );
+                None
+            }
+            Some(v) => self.parameters(v),
+        };
+        let trainer = match Self::get(&top, "trainer") {
+            None => Some(Trainer::Builtin {
+                settings: Params::new(),
+            }),
+            Some(v) => self.trainer(v),
+        };
+        let metric = self.metric(Self::get(&top, "metric"), trainer.as_ref());
+
+        // Checks that need several sections at once.
+        if let (Some(params), Some(trainer)) = (&parameters, &trainer) {
+            self.check_against_trainer(params, trainer);
+        }
+        if let (Some(params), Some(method)) = (&parameters, method) {
+            self.check_method(params, method, run_cap);
+        }
+        if let (Some(res), Some(Trainer::Builtin { settings })) = (&resources, &trainer) {
+            let device = settings.get("device").and_then(|d| d.as_str());
+            if device.is_some_and(|d| d.starts_with("cuda")) && res.gpus_per_trial == 0.0 {
+                self.bad_value(
+                    "trainer.device",
+                    "the trainer trains on cuda but resources.gpus_per_trial is 0",
+                    Some("set `resources: {gpus_per_trial: 1}` (or a fraction such as 0.25 to share a GPU)".into()),
+                );
+            }
+        }
+
+        Some(Spec {
+            path: path.to_path_buf(),
+            name: name?,
+            description,
+            method: method?,
+            metric: metric?,
+            run_cap,
+            seed: seed?,
+            parameters: parameters?,
+            trainer: trainer?,
+            resources: resources?,
+            timeout,
+            retries: retries?,
+            launcher: launcher?,
+        })
+    }
+
+    fn name(&mut self, v: Option<&Value>, path: &Path) -> Option<String> {
+        let (name, from_file) = match v {
+            Some(v) => (
+                self.string(v, "name", "a name for the results folder")?,
+                false,
+            ),
+            None => (
+                path.file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                true,
+            ),
+        };
+        let ok = !name.is_empty()
+            && !name.starts_with('.')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if ok {
+            return Some(name);
+        }
+        let help = Some("use letters, digits, `-`, `_` and `.`, e.g. `name: lr-sweep`".to_string());
+        if from_file {
+            self.err(
+                "name",
+                Some(Pos { line: 1, col: 1 }),
+                format!(
+                    "the file name `{name}` can't name a results folder, and the spec has no `name`"
+                ),
+                help,
+            );
+        } else {
+            self.bad_value(
+                "name",
+                format!("`{name}` can't name a results folder"),
+                help,
+            );
+        }
+        None
+    }
+
+    fn resources(&mut self, v: &Value) -> Option<Resources> {
+        let entries = self.mapping(
+            v,
+            "resources",
+            "a mapping (cpus_per_trial, gpus_per_trial, max_concurrent)",
+        )?;
+        self.unknown_keys(&entries, "resources", RESOURCE_KEYS, |_| None);
+        let mut res = Resources::default();
+        let mut ok = true;
+        if let Some(v) = Self::get(&entries, "cpus_per_trial") {
+            match self
+                .uint(v, "resources.cpus_per_trial", 0)
+                .map(u32::try_from)
+            {
+                Some(Ok(c)) => res.cpus_per_trial = c,
+                _ => ok = false,
+            }
+        }
+        if let Some(v) = Self::get(&entries, "gpus_per_trial") {
+            match as_f64(v) {
+                Some(g) if g >= 0.0 && (g <= 1.0 || g.fract() == 0.0) => res.gpus_per_trial = g,
+                Some(g) if g > 1.0 => {
+                    ok = false;
+                    self.bad_value(
+                        "resources.gpus_per_trial",
+                        format!("expected a whole number of GPUs above 1, found {g}"),
+                        Some("fractions share one GPU (0.25 runs four trials on it); above one GPU use 2, 3, ...".into()),
+                    );
+                }
+                _ => {
+                    ok = false;
+                    self.bad_value(
+                        "resources.gpus_per_trial",
+                        format!("expected a number of GPUs >= 0, found {}", found(v)),
+                        None,
+                    );
+                }
+            }
+        }
+        if let Some(v) = Self::get(&entries, "max_concurrent") {
+            match self
+                .uint(v, "resources.max_concurrent", 1)
+                .map(u32::try_from)
+            {
+                Some(Ok(m)) => res.max_concurrent = Some(m),
+                _ => ok = false,
+            }
+        }
+        ok.then_some(res)
+    }
+
+    fn metric(&mut self, v: Option<&Value>, trainer: Option<&Trainer>) -> Option<Metric> {
+        let builtin = matches!(trainer, Some(Trainer::Builtin { .. }));
+        let Some(v) = v else {
+            if builtin {
+                return Some(Metric {
+                    name: "val_accuracy".into(),
+                    goal: Goal::Maximize,
+                });
+            }
+            if trainer.is_some() {
+                self.err(
+                    "metric",
+                    Some(Pos { line: 1, col: 1 }),
+                    "missing `metric`: a command trainer's sweep must say what to rank by",
+                    Some("add e.g. `metric: {name: val_loss, goal: minimize}`".into()),
+                );
+            }
+            return None;
+        };
+        let entries = self.mapping(
+            v,
+            "metric",
+            "a mapping such as {name: val_accuracy, goal: maximize}",
+        )?;
+        self.unknown_keys(&entries, "metric", METRIC_KEYS, |k| {
+            (k == "target")
+                .then(|| "stopping at a target value is not supported; remove `target`".to_string())
+        });
+        let name = match Self::get(&entries, "name") {
+            Some(v) => self.string(v, "metric.name", "the name of a metric the trainer reports"),
+            None => {
+                self.bad_key(
+                    "metric",
+                    "missing `metric.name`",
+                    Some("e.g. `name: val_accuracy`".into()),
+                );
+                None
+            }
+        }?;
+        let known_goal = builtin::EPOCH_METRICS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, g)| *g);
+        if builtin && known_goal.is_none() {
+            let names: Vec<&str> = builtin::EPOCH_METRICS.iter().map(|(n, _)| *n).collect();
+            let help = if name == "test_accuracy" || name == "test_loss" {
+                "the test set is scored once, at the end; choosing hyperparameters on it leaks the test set into the result. Rank by val_accuracy or val_loss".to_string()
+            } else {
+                match did_you_mean(&name, names.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("the built-in trainer reports {}", names.join(", ")),
+                }
+            };
+            self.bad_value(
+                "metric.name",
+                format!("the built-in trainer does not rank by `{name}`"),
+                Some(help),
+            );
+            return None;
+        }
+        let goal = match Self::get(&entries, "goal") {
+            Some(v) => self
+                .word(v, "metric.goal", &["minimize", "maximize"], |w| match w {
+                    "min" | "minimise" => Some("did you mean `minimize`?".into()),
+                    "max" | "maximise" => Some("did you mean `maximize`?".into()),
+                    _ => None,
+                })
+                .map(|w| {
+                    if w == "minimize" {
+                        Goal::Minimize
+                    } else {
+                        Goal::Maximize
+                    }
+                }),
+            None => match known_goal {
+                Some(g) => Some(g),
+                None => {
+                    self.bad_key(
+                        "metric",
+                        format!("missing `metric.goal`: is a larger `{name}` better or worse?"),
+                        Some("add `goal: maximize` or `goal: minimize`".into()),
+                    );
+                    None
+                }
+            },
+        }?;
+        Some(Metric { name, goal })
+    }
+
+    fn parameters(&mut self, v: &Value) -> Option<Vec<Parameter>> {
+        let entries = self.mapping(
+            v,
+            "parameters",
+            "a mapping from parameter names to their values",
+        )?;
+        if entries.is_empty() {
+            self.bad_value(
+                "parameters",
+                "`parameters` is empty: a sweep needs at least one parameter",
+                None,
+            );
+            return None;
+        }
+        let mut out = Vec::new();
+        let mut ok = true;
+        for (name, pv) in entries {
+            match self.parameter(name, pv) {
+                Some(distribution) => out.push(Parameter {
+                    name: name.to_string(),
+                    distribution,
+                }),
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn parameter(&mut self, name: &str, v: &Value) -> Option<Distribution> {
+        let path = join("parameters", name);
+        let Value::Mapping(_) = v else {
+            let help = match v {
+                Value::Sequence(_) => {
+                    format!("to try several values write `{name}: {{values: [...]}}`")
+                }
+                Value::Null => {
+                    format!("write `{name}: {{value: ...}}` or `{name}: {{values: [...]}}`")
+                }
+                _ => format!(
+                    "to fix it for every trial write `{name}: {{value: ...}}` (or move it under `trainer:`); to sweep it, `{name}: {{values: [...]}}`"
+                ),
+            };
+            self.bad_value(
+                &path,
+                format!(
+                    "expected a mapping (value, values, or min/max), found {}",
+                    found(v)
+                ),
+                Some(help),
+            );
+            return None;
+        };
+        let entries = self.mapping(v, &path, "a mapping")?;
+        self.unknown_keys(&entries, &path, PARAM_KEYS, |k| match k {
+            "mu" | "sigma" => Some(
+                "normal distributions are not supported; use uniform or log_uniform_values".into(),
+            ),
+            _ => None,
+        });
+        let get = |k: &str| Self::get(&entries, k);
+        let explicit = match get("distribution") {
+            None => None,
+            Some(dv) => Some(self.word(dv, &join(&path, "distribution"), DIST_NAMES, |w| match w {
+                "log_uniform" => Some("W&B's `log_uniform` takes exponents as min/max; write `log_uniform_values` with the values themselves (min: 1e-5, max: 1e-1)".into()),
+                "normal" | "q_normal" | "log_normal" | "q_log_normal" => Some("normal distributions are not supported; use uniform or log_uniform_values".into()),
+                _ => None,
+            })?),
+        };
+        let kind = match explicit.as_deref() {
+            Some(k) => k,
+            None if get("value").is_some() => "constant",
+            None if get("values").is_some() => "categorical",
+            None if get("min").is_some() || get("max").is_some() => {
+                if get("min").is_some_and(is_int)
+                    && get("max").is_some_and(is_int)
+                    && get("q").is_none()
+                {
+                    "int_uniform"
+                } else if get("q").is_some() {
+                    "q_uniform"
+                } else {
+                    "uniform"
+                }
+            }
+            None => {
+                self.bad_key(
+                    &path,
+                    format!("`{name}` needs `value`, `values`, or `min` and `max`"),
+                    Some(format!("e.g. `{name}: {{values: [1, 2, 3]}}`")),
+                );
+                return None;
+            }
+        };
+        // Keys that make no sense for this kind.
+        let allowed: &[&str] = match kind {
+            "constant" => &["value", "distribution"],
+            "categorical" => &["values", "probabilities", "distribution"],
+            "uniform" | "int_uniform" | "log_uniform_values" => &["min", "max", "distribution"],
+            _ => &["min", "max", "q", "distribution"],
+        };
+        let mut ok = true;
+        for (k, _) in &entries {
+            if PARAM_KEYS.contains(k) && !allowed.contains(k) {
+                ok = false;
+                let why = match (*k, kind) {
+                    ("value", "categorical") | ("values", "constant") => {
+                        "`value` and `values` exclude each other".to_string()
+                    }
+                    _ => format!("`{k}` does not apply to a {kind} parameter"),
+                };
+                self.bad_key(
+                    &join(&path, k),
+                    why,
+                    Some(format!("{kind} takes {}", allowed.join(", "))),
+                );
+            }
+        }
+        let dist = match kind {
+            "constant" => {
+                let vp = join(&path, "value");
+                let Some(v) = get("value") else {
+                    self.bad_key(&path, "a constant needs `value`", None);
+                    return None;
+                };
+                match to_param(v) {
+                    Ok(p) => Some(Distribution::Constant(p)),
+                    Err(e) => {
+                        self.bad_value(&vp, e, None);
+                        None
+                    }
+                }
+            }
+            "categorical" => self.categorical(&path, get("values"), get("probabilities")),
+            _ => self.numeric(&path, kind, get("min"), get("max"), get("q")),
+        };
+        if ok { dist } else { None }
+    }
+
+    fn categorical(
+        &mut self,
+        path: &str,
+        values: Option<&Value>,
+        probs: Option<&Value>,
+    ) -> Option<Distribution> {
+        let vp = join(path, "values");
+        let Some(values) = values else {
+            self.bad_key(path, "a categorical parameter needs `values`", None);
+            return None;
+        };
+        let Value::Sequence(items) = values else {
+            self.bad_value(
+                &vp,
+                format!("expected a list of values, found {}", found(values)),
+                None,
+            );
+            return None;
+        };
+        if items.is_empty() {
+            self.bad_value(&vp, "`values` is empty: give at least one value", None);
+            return None;
+        }
+        let mut out: Vec<ParamValue> = Vec::with_capacity(items.len());
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            match to_param(item) {
+                Ok(p) if out.contains(&p) => {
+                    ok = false;
+                    self.bad_value(
+                        &index(&vp, i),
+                        format!("`{p}` is listed twice"),
+                        Some("each value once: a duplicate would run the same trial twice".into()),
+                    );
+                }
+                Ok(p) => out.push(p),
+                Err(e) => {
+                    ok = false;
+                    self.bad_value(&index(&vp, i), e, None);
+                }
+            }
+        }
+        let probabilities = match probs {
+            None => None,
+            Some(pv) => {
+                let pp = join(path, "probabilities");
+                let Value::Sequence(ps) = pv else {
+                    self.bad_value(
+                        &pp,
+                        format!("expected a list of probabilities, found {}", found(pv)),
+                        None,
+                    );
+                    return None;
+                };
+                let mut weights = Vec::with_capacity(ps.len());
+                for (i, p) in ps.iter().enumerate() {
+                    match as_f64(p) {
+                        Some(w) if w >= 0.0 => weights.push(w),
+                        _ => {
+                            ok = false;
+                            self.bad_value(
+                                &index(&pp, i),
+                                format!("expected a probability >= 0, found {}", found(p)),
+                                None,
+                            );
+                        }
+                    }
+                }
+                if ok && weights.len() != items.len() {
+                    ok = false;
+                    self.bad_value(
+                        &pp,
+                        format!("{} probabilities for {} values", weights.len(), items.len()),
+                        Some("give one probability per value".into()),
+                    );
+                }
+                let sum: f64 = weights.iter().sum();
+                if ok && (sum - 1.0).abs() > 1e-6 {
+                    ok = false;
+                    self.bad_value(
+                        &pp,
+                        format!("the probabilities sum to {}, not 1", format_float(sum)),
+                        None,
+                    );
+                }
+                Some(weights)
+            }
+        };
+        ok.then_some(Distribution::Categorical {
+            values: out,
+            probabilities,
+        })
+    }
+
+    fn numeric(
+        &mut self,
+        path: &str,
+        kind: &str,
+        min: Option<&Value>,
+        max: Option<&Value>,
+        q: Option<&Value>,
+    ) -> Option<Distribution> {
+        let mut bound = |key: &str, v: Option<&Value>| -> Option<f64> {
+            let kp = join(path, key);
+            match v {
+                None => {
+                    self.bad_key(
+                        path,
+                        format!("{kind} needs `{key}`"),
+                        Some("give both `min` and `max`".into()),
+                    );
+                    None
+                }
+                Some(v) => match as_f64(v) {
+                    Some(x) => Some(x),
+                    None => {
+                        self.bad_value(&kp, format!("expected a number, found {}", found(v)), None);
+                        None
+                    }
+                },
+            }
+        };
+        let lo = bound("min", min);
+        let hi = bound("max", max);
+        let step = match q {
+            None => Some(1.0),
+            Some(v) => match as_f64(v) {
+                Some(x) if x > 0.0 => Some(x),
+                _ => {
+                    self.bad_value(
+                        &join(path, "q"),
+                        format!("expected a step > 0, found {}", found(v)),
+                        None,
+                    );
+                    None
+                }
+            },
+        };
+        let (lo, hi, step) = (lo?, hi?, step?);
+        let ints = min.is_some_and(is_int) && max.is_some_and(is_int) && q.is_none_or(is_int);
+        if lo > hi || (lo == hi && kind != "int_uniform") {
+            self.bad_value(
+                &join(path, "min"),
+                format!(
+                    "min ({}) must be below max ({})",
+                    format_float(lo),
+                    format_float(hi)
+                ),
+                Some(if lo == hi {
+                    "for a single value write `value:`".into()
+                } else {
+                    "swap them".into()
+                }),
+            );
+            return None;
+        }
+        if kind.contains("log") && lo <= 0.0 {
+            self.bad_value(
+                &join(path, "min"),
+                format!("{kind} needs min > 0, found {}", format_float(lo)),
+                Some("a log scale has no zero or negatives; e.g. min: 1e-5".into()),
+            );
+            return None;
+        }
+        Some(match kind {
+            "uniform" => Distribution::Uniform { min: lo, max: hi },
+            "log_uniform_values" => Distribution::LogUniform { min: lo, max: hi },
+            "int_uniform" => {
+                if !ints {
+                    self.bad_value(
+                        path,
+                        "int_uniform needs integer min and max",
+                        Some("for real numbers use `distribution: uniform`".into()),
+                    );
+                    return None;
+                }
+                Distribution::IntUniform {
+                    min: lo as i64,
+                    max: hi as i64,
+                }
+            }
+            "q_uniform" | "q_log_uniform_values" => {
+                let (k_lo, k_hi) = crate::distribution::q_range(lo, hi, step);
+                if k_lo > k_hi {
+                    self.bad_value(
+                        &join(path, "q"),
+                        format!(
+                            "no multiple of q ({}) lies between min and max",
+                            format_float(step)
+                        ),
+                        None,
+                    );
+                    return None;
+                }
+                if kind == "q_uniform" {
+                    Distribution::QUniform {
+                        min: lo,
+                        max: hi,
+                        q: step,
+                        integer: ints,
+                    }
+                } else {
+                    Distribution::QLogUniform {
+                        min: lo,
+                        max: hi,
+                        q: step,
+                        integer: ints,
+                    }
+                }
+            }
+            _ => unreachable!("numeric() called with {kind}"),
+        })
+    }
+
+    fn trainer(&mut self, v: &Value) -> Option<Trainer> {
+        let entries = self.mapping(
+            v,
+            "trainer",
+            "a mapping of trainer settings, or `command: [...]`",
+        )?;
+        if let Some(cmd) = Self::get(&entries, "command") {
+            self.unknown_keys(&entries, "trainer", COMMAND_KEYS, |k| {
+                builtin::param(k).map(|_| format!("`{k}` is a built-in trainer setting; a command trainer takes its settings from `parameters`"))
+            });
+            let argv = self.argv(cmd);
+            let env = match Self::get(&entries, "env") {
+                None => Some(Vec::new()),
+                Some(ev) => self.env(ev),
+            };
+            return Some(Trainer::Command {
+                argv: argv?,
+                env: env?,
+            });
+        }
+        let mut settings = Params::new();
+        let mut ok = true;
+        for (k, val) in entries {
+            let kp = join("trainer", k);
+            let Some(def) = builtin::param(k) else {
+                ok = false;
+                let help = match did_you_mean(k, builtin::names().chain(["command"])) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => "`sweep params` lists the built-in trainer's settings; `command: [...]` runs your own program".into(),
+                };
+                self.bad_key(
+                    &kp,
+                    format!("the built-in trainer has no setting `{k}`"),
+                    Some(help),
+                );
+                continue;
+            };
+            match to_param(val).and_then(|p| def.check(&p)) {
+                Ok(p) => {
+                    settings.insert(k.to_string(), p);
+                }
+                Err(e) => {
+                    ok = false;
+                    self.bad_value(&kp, e, None);
+                }
+            }
+        }
+        ok.then_some(Trainer::Builtin { settings })
+    }
+
+    fn argv(&mut self, v: &Value) -> Option<Vec<String>> {
+        let path = "trainer.command";
+        let Value::Sequence(items) = v else {
+            let help = match v {
+                Value::String(s) => format!(
+                    "commands run without a shell: write the words as a list, e.g. [{}]",
+                    s.split_whitespace().collect::<Vec<_>>().join(", ")
+                ),
+                _ => "e.g. `command: [python, train.py, --lr, \"${lr}\"]`".into(),
+            };
+            self.bad_value(
+                path,
+                format!(
+                    "expected a list of words (program, arguments), found {}",
+                    found(v)
+                ),
+                Some(help),
+            );
+            return None;
+        };
+        if items.is_empty() {
+            self.bad_value(path, "`command` is empty: name the program to run", None);
+            return None;
+        }
+        let mut argv = Vec::with_capacity(items.len());
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            let ip = index(path, i);
+            match item {
+                Value::String(s) if !(i == 0 && s.trim().is_empty()) => argv.push(s.clone()),
+                Value::Number(n) => argv.push(n.to_string()),
+                Value::Bool(b) => argv.push(b.to_string()),
+                other => {
+                    ok = false;
+                    self.bad_value(
+                        &ip,
+                        format!("expected a word, found {}", found(other)),
+                        None,
+                    );
+                }
+            }
+        }
+        ok.then_some(argv)
+    }
+
+    fn env(&mut self, v: &Value) -> Option<Vec<(String, String)>> {
+        let entries = self.mapping(v, "trainer.env", "a mapping of environment variables")?;
+        let mut out = Vec::new();
+        let mut ok = true;
+        for (k, val) in entries {
+            let kp = join("trainer.env", k);
+            let valid_name = !k.is_empty()
+                && !k.starts_with(|c: char| c.is_ascii_digit())
+                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid_name {
+                ok = false;
+                self.bad_key(
+                    &kp,
+                    format!("`{k}` is not a valid environment variable name"),
+                    None,
+                );
+                continue;
+            }
+            match val {
+                Value::String(s) => out.push((k.to_string(), s.clone())),
+                Value::Number(n) => out.push((k.to_string(), n.to_string())),
+                Value::Bool(b) => out.push((k.to_string(), b.to_string())),
+                other => {
+                    ok = false;
+                    self.bad_value(
+                        &kp,
+                        format!("expected a string, found {}", found(other)),
+                        None,
+                    );
+                }
+            }
+        }
+        ok.then_some(out)
+    }
+
+    /// Parameter names and values against what the trainer accepts.
+    fn check_against_trainer(&mut self, params: &[Parameter], trainer: &Trainer) {
+        match trainer {
+            Trainer::Builtin { settings } => {
+                for p in params {
+                    let path = join("parameters", &p.name);
+                    let Some(def) = builtin::param(&p.name) else {
+                        let help = match did_you_mean(&p.name, builtin::names()) {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => "`sweep params` lists what the built-in trainer accepts; to sweep your own program use `trainer: {command: [...]}`".into(),
+                        };
+                        self.bad_key(
+                            &path,
+                            format!("the built-in trainer has no parameter `{}`", p.name),
+                            Some(help),
+                        );
+                        continue;
+                    };
+                    if settings.contains_key(&p.name) {
+                        let line = self
+                            .pos
+                            .key(&join("trainer", &p.name))
+                            .map_or(String::new(), |pos| format!(" (line {})", pos.line));
+                        self.bad_key(
+                            &path,
+                            format!(
+                                "`{}` is both fixed in `trainer`{line} and swept here",
+                                p.name
+                            ),
+                            Some("keep one of the two".into()),
+                        );
+                    }
+                    self.check_builtin_values(&path, def, &p.distribution);
+                }
+            }
+            Trainer::Command { argv, .. } => {
+                for (i, arg) in argv.iter().enumerate() {
+                    let ip = index("trainer.command", i);
+                    match placeholders(arg) {
+                        Err(e) => {
+                            self.bad_value(&ip, e, Some("write placeholders as ${name}".into()))
+                        }
+                        Ok(names) => {
+                            for n in names {
+                                if params.iter().any(|p| p.name == n)
+                                    || COMMAND_PLACEHOLDERS.contains(&n)
+                                {
+                                    continue;
+                                }
+                                let candidates = params
+                                    .iter()
+                                    .map(|p| p.name.as_str())
+                                    .chain(COMMAND_PLACEHOLDERS.iter().copied());
+                                let help = match did_you_mean(n, candidates) {
+                                    Some(s) => format!("did you mean `${{{s}}}`?"),
+                                    None => format!(
+                                        "placeholders are the parameters and {}",
+                                        COMMAND_PLACEHOLDERS.join(", ")
+                                    ),
+                                };
+                                self.bad_value(
+                                    &ip,
+                                    format!("`${{{n}}}` is not a parameter of this sweep"),
+                                    Some(help),
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn check_builtin_values(&mut self, path: &str, def: &builtin::ParamDef, dist: &Distribution) {
+        match dist {
+            Distribution::Constant(v) => {
+                if let Err(e) = def.check(v) {
+                    self.bad_value(&join(path, "value"), e, None);
+                }
+            }
+            Distribution::Categorical { values, .. } => {
+                for (i, v) in values.iter().enumerate() {
+                    if let Err(e) = def.check(v) {
+                        let help = match (def.kind, v) {
+                            (builtin::Kind::Choice(words), ParamValue::Str(s)) => {
+                                did_you_mean(s, words.iter().copied())
+                                    .map(|w| format!("did you mean `{w}`?"))
+                            }
+                            _ => None,
+                        };
+                        self.bad_value(&index(&join(path, "values"), i), e, help);
+                    }
+                }
+            }
+            numeric => {
+                if !def.is_numeric() {
+                    self.bad_key(
+                        path,
+                        format!(
+                            "`{}` takes {}, so it can't have a {} distribution",
+                            def.name,
+                            def.expected(),
+                            numeric.name()
+                        ),
+                        Some("list the choices with `values: [...]`".into()),
+                    );
+                    return;
+                }
+                let integer_dist = matches!(
+                    numeric,
+                    Distribution::IntUniform { .. }
+                        | Distribution::QUniform { integer: true, .. }
+                        | Distribution::QLogUniform { integer: true, .. }
+                );
+                if def.is_integer() && !integer_dist {
+                    self.bad_key(
+                        path,
+                        format!("`{}` takes integers, but {} draws real numbers", def.name, numeric.name()),
+                        Some("use int_uniform, or q_uniform / q_log_uniform_values with integer min, max and q".into()),
+                    );
+                    return;
+                }
+                let (lo, hi) = match *numeric {
+                    Distribution::Uniform { min, max }
+                    | Distribution::LogUniform { min, max }
+                    | Distribution::QUniform { min, max, .. }
+                    | Distribution::QLogUniform { min, max, .. } => (min, max),
+                    Distribution::IntUniform { min, max } => (min as f64, max as f64),
+                    _ => unreachable!(),
+                };
+                for (key, x) in [("min", lo), ("max", hi)] {
+                    let v = if def.is_integer() {
+                        ParamValue::Int(x as i64)
+                    } else {
+                        ParamValue::Float(x)
+                    };
+                    if let Err(e) = def.check(&v) {
+                        self.bad_value(&join(path, key), e, None);
+                    }
+                }
+            }
+        }
+    }
+
+    fn check_method(&mut self, params: &[Parameter], method: Method, run_cap: Option<u64>) {
+        match method {
+            Method::Grid => {
+                for p in params {
+                    let path = join("parameters", &p.name);
+                    if let Distribution::Categorical {
+                        probabilities: Some(_),
+                        ..
+                    } = p.distribution
+                    {
+                        self.bad_key(
+                            &join(&path, "probabilities"),
+                            "`probabilities` only apply to method: random; a grid tries every value once",
+                            Some("remove `probabilities`, or use `method: random`".into()),
+                        );
+                    }
+                    if p.distribution.grid_len().is_none() {
+                        let dp = if self.pos.key(&join(&path, "distribution")).is_some() {
+                            join(&path, "distribution")
+                        } else {
+                            path.clone()
+                        };
+                        self.bad_key(
+                            &dp,
+                            format!(
+                                "a grid can't enumerate `{}`: {} is continuous",
+                                p.name,
+                                p.distribution.name()
+                            ),
+                            Some(grid_suggestion(&p.name, &p.distribution)),
+                        );
+                    }
+                }
+            }
+            Method::Random => {
+                if run_cap.is_none() {
+                    let pos = self.pos.key("method");
+                    self.err(
+                        "run_cap",
+                        pos,
+                        "method: random needs `run_cap`, the number of trials to draw",
+                        Some("add e.g. `run_cap: 20`".into()),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The `${name}` placeholders in one argv word, or why it is malformed.
+pub fn placeholders(arg: &str) -> Result<Vec<&str>, String> {
+    let mut out = Vec::new();
+    let mut rest = arg;
+    while let Some(i) = rest.find("${") {
+        let after = &rest[i + 2..];
+        let Some(end) = after.find('}') else {
+            return Err(format!("unclosed placeholder in `{arg}`"));
+        };
+        let name = &after[..end];
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(format!(
+                "`${{{name}}}` in `{arg}` is not a placeholder name"
+            ));
+        }
+        out.push(name);
+        rest = &after[end + 1..];
+    }
+    Ok(out)
+}
+
+/// What to write instead of a continuous distribution in a grid.
+fn grid_suggestion(name: &str, dist: &Distribution) -> String {
+    let values: Vec<String> = match *dist {
+        Distribution::LogUniform { min, max } | Distribution::QLogUniform { min, max, .. } => {
+            let (a, b) = (min.log10(), max.log10());
+            (0..4)
+                .map(|i| format_float(sig3(10f64.powf(a + (b - a) * f64::from(i) / 3.0))))
+                .collect()
+        }
+        Distribution::Uniform { min, max } => (0..5)
+            .map(|i| format_float(sig3(min + (max - min) * f64::from(i) / 4.0)))
+            .collect(),
+        _ => Vec::new(),
+    };
+    format!(
+        "list the values to try, e.g. `{name}: {{values: [{}]}}`, or use `method: random`",
+        values.join(", ")
+    )
+}
+
+/// Rounds to three significant digits, for suggestions people will edit anyway.
+fn sig3(x: f64) -> f64 {
+    if x == 0.0 {
+        return 0.0;
+    }
+    let mag = 10f64.powi(x.abs().log10().floor() as i32 - 2);
+    (x / mag).round() * mag
+}
+
+fn wandb_hint(key: &str) -> Option<String> {
+    Some(match key {
+        "program" | "command" => {
+            "sweep runs your program with `trainer: {command: [python, train.py, --lr, \"${lr}\"]}`"
+                .into()
+        }
+        "early_terminate" => {
+            "early termination is not supported yet; remove `early_terminate`".into()
+        }
+        "project" | "entity" => format!("`{key}` is a W&B setting with no meaning here; remove it"),
+        _ => return None,
+    })
+}
+
+fn example_help() -> String {
+    "a minimal spec: `method: grid` and `parameters: {lr: {values: [1e-3, 1e-2]}}`".into()
+}

@@ -1,0 +1,139 @@
+//! The validated sweep spec.
+
+use crate::distribution::Distribution;
+use std::path::PathBuf;
+use std::time::Duration;
+use sweep_core::{Metric, ParamValue, Params, builtin};
+
+/// How the search space becomes trials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Every combination of the parameters' values.
+    Grid,
+    /// `run_cap` seeded draws from the parameters' distributions.
+    Random,
+}
+
+impl Method {
+    /// The word a spec writes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Grid => "grid",
+            Method::Random => "random",
+        }
+    }
+}
+
+/// Where trials run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Launcher {
+    /// Child processes on this machine.
+    Local,
+}
+
+/// What trains a trial.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Trainer {
+    /// The built-in burn trainer, with the settings every trial shares.
+    Builtin {
+        /// Fixed settings (`model`, `dataset`, `hidden`, ...), checked and canonical.
+        settings: Params,
+    },
+    /// Any program: argv with `${param}` placeholders, run without a shell.
+    Command {
+        /// The program and its arguments.
+        argv: Vec<String>,
+        /// Extra environment variables.
+        env: Vec<(String, String)>,
+    },
+}
+
+/// What each trial needs, and how many may run at once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resources {
+    /// CPU slots per trial (0: the trial waits rather than computes).
+    pub cpus_per_trial: u32,
+    /// GPUs per trial; a fraction shares one GPU (0.25: four trials per GPU).
+    pub gpus_per_trial: f64,
+    /// At most this many trials at once.
+    pub max_concurrent: Option<u32>,
+}
+
+impl Default for Resources {
+    fn default() -> Self {
+        Resources {
+            cpus_per_trial: 1,
+            gpus_per_trial: 0.0,
+            max_concurrent: None,
+        }
+    }
+}
+
+/// One swept parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parameter {
+    /// Its name.
+    pub name: String,
+    /// Its search space.
+    pub distribution: Distribution,
+}
+
+/// A validated sweep spec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// The sweep's name: its results folder is `results/<name>`.
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// Grid or random.
+    pub method: Method,
+    /// What trials are ranked by.
+    pub metric: Metric,
+    /// Random: how many trials; grid: at most this many.
+    pub run_cap: Option<u64>,
+    /// Drives sampling and is every trial's training seed (unless `seed` is swept).
+    pub seed: u64,
+    /// The swept parameters, in the order the spec lists them.
+    pub parameters: Vec<Parameter>,
+    /// What trains each trial.
+    pub trainer: Trainer,
+    /// What each trial needs.
+    pub resources: Resources,
+    /// Per-trial time limit.
+    pub timeout: Option<Duration>,
+    /// How many times a failed trial is tried again.
+    pub retries: u32,
+    /// Where trials run.
+    pub launcher: Launcher,
+}
+
+impl Spec {
+    /// The full configuration the trainer gets for a trial: the trainer's
+    /// fixed settings overlaid with the trial's parameters.
+    pub fn trainer_params(&self, trial_params: &Params) -> Params {
+        let mut all = match &self.trainer {
+            Trainer::Builtin { settings } => settings.clone(),
+            Trainer::Command { .. } => Params::new(),
+        };
+        all.extend(trial_params.iter().map(|(k, v)| (k.clone(), v.clone())));
+        all
+    }
+
+    /// How many epochs a trial with these parameters trains, when known (the
+    /// built-in trainer always; a command trainer when `epochs` is a parameter).
+    pub fn epochs_of(&self, trial_params: &Params) -> Option<u64> {
+        match &self.trainer {
+            Trainer::Builtin { .. } => {
+                builtin::value_or_default(&self.trainer_params(trial_params), "epochs")
+                    .and_then(|v| v.as_i64())
+                    .map(|e| e as u64)
+            }
+            Trainer::Command { .. } => match trial_params.get("epochs") {
+                Some(ParamValue::Int(e)) if *e >= 0 => Some(*e as u64),
+                _ => None,
+            },
+        }
+    }
+}
