@@ -49,13 +49,9 @@ fn columns(spec: &Spec) -> Vec<&str> {
 }
 
 fn cells(trial: &Trial, columns: &[&str]) -> impl Iterator<Item = String> {
-    columns.iter().map(|c| {
-        trial
-            .params
-            .get(*c)
-            .map(|v| v.to_string())
-            .unwrap_or_default()
-    })
+    columns
+        .iter()
+        .map(|c| trial.params.get(*c).map(|v| v.to_string()).unwrap_or_default())
 }
 
 fn summary(spec: &Spec, plan: &Plan) -> String {
@@ -68,9 +64,7 @@ fn summary(spec: &Spec, plan: &Plan) -> String {
     if let Some(total) = plan.grid_size
         && total > n as u128
     {
-        s.push_str(&format!(
-            " (first {n} of {total} grid combinations: run_cap)"
-        ));
+        s.push_str(&format!(" (first {n} of {total} grid combinations: run_cap)"));
     }
     s
 }

@@ -316,9 +316,7 @@ impl Default {
             Default::Int(i) => Some(ParamValue::Int(i)),
             Default::Bool(b) => Some(ParamValue::Bool(b)),
             Default::Str(s) => Some(ParamValue::Str(s.to_string())),
-            Default::Sizes(s) => Some(ParamValue::List(
-                s.iter().map(|&i| ParamValue::Int(i)).collect(),
-            )),
+            Default::Sizes(s) => Some(ParamValue::List(s.iter().map(|&i| ParamValue::Int(i)).collect())),
         }
     }
 }
@@ -341,15 +339,9 @@ impl ParamDef {
                 let lo = if min == f64::NEG_INFINITY {
                     None
                 } else {
-                    Some(format!(
-                        "{} {}",
-                        if min_open { ">" } else { ">=" },
-                        format_float(min)
-                    ))
+                    Some(format!("{} {}", if min_open { ">" } else { ">=" }, bound(min)))
                 };
-                let hi = max.map(|(m, open)| {
-                    format!("{} {}", if open { "<" } else { "<=" }, format_float(m))
-                });
+                let hi = max.map(|(m, open)| format!("{} {}", if open { "<" } else { "<=" }, bound(m)));
                 match (lo, hi) {
                     (None, None) => "a number".into(),
                     (Some(l), None) => format!("a number {l}"),
@@ -370,13 +362,7 @@ impl ParamDef {
     /// (an integer where a float is expected becomes a float; `hidden: 128`
     /// becomes `[128]`), or what was expected.
     pub fn check(&self, value: &ParamValue) -> Result<ParamValue, String> {
-        let bad = || {
-            Err(format!(
-                "expected {}, found {}",
-                self.expected(),
-                describe(value)
-            ))
-        };
+        let bad = || Err(format!("expected {}, found {}", self.expected(), describe(value)));
         match (self.kind, value) {
             (Kind::Float { min, min_open, max }, ParamValue::Int(_) | ParamValue::Float(_)) => {
                 let x = value.as_f64().unwrap_or(f64::NAN);
@@ -394,15 +380,10 @@ impl ParamDef {
             }
             (Kind::Int { min }, ParamValue::Int(i)) if *i >= min => Ok(value.clone()),
             (Kind::Bool, ParamValue::Bool(_)) => Ok(value.clone()),
-            (Kind::Choice(words), ParamValue::Str(s)) if words.contains(&s.as_str()) => {
-                Ok(value.clone())
-            }
-            (Kind::Sizes, ParamValue::Int(i)) if *i >= 1 => {
-                Ok(ParamValue::List(vec![value.clone()]))
-            }
+            (Kind::Choice(words), ParamValue::Str(s)) if words.contains(&s.as_str()) => Ok(value.clone()),
+            (Kind::Sizes, ParamValue::Int(i)) if *i >= 1 => Ok(ParamValue::List(vec![value.clone()])),
             (Kind::Sizes, ParamValue::List(items))
-                if !items.is_empty()
-                    && items.iter().all(|v| v.as_i64().is_some_and(|i| i >= 1)) =>
+                if !items.is_empty() && items.iter().all(|v| v.as_i64().is_some_and(|i| i >= 1)) =>
             {
                 Ok(value.clone())
             }
@@ -410,6 +391,15 @@ impl ParamDef {
             (Kind::Device, ParamValue::Str(s)) if is_device(s) => Ok(value.clone()),
             _ => bad(),
         }
+    }
+}
+
+/// A bound as people write it: `0`, `1`, `0.5`.
+fn bound(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        format_float(x)
     }
 }
 
@@ -464,7 +454,7 @@ mod tests {
         assert_eq!(lr.check(&ParamValue::Int(1)), Ok(ParamValue::Float(1.0)));
         assert_eq!(
             lr.check(&ParamValue::Float(0.0)).unwrap_err(),
-            "expected a number > 0.0, found a number (0.0)"
+            "expected a number > 0, found a number (0.0)"
         );
         let hidden = param("hidden").unwrap();
         assert_eq!(

@@ -72,10 +72,7 @@ mod tests {
         metrics.insert("lr".into(), 0.001);
         let ev = TrialEvent::Epoch { epoch: 3, metrics };
         let line = ev.to_line();
-        assert_eq!(
-            line,
-            r#"{"event":"epoch","epoch":3,"lr":0.001,"val_accuracy":0.971}"#
-        );
+        assert_eq!(line, r#"{"event":"epoch","epoch":3,"lr":0.001,"val_accuracy":0.971}"#);
         assert_eq!(TrialEvent::parse_line(&line), Some(ev));
     }
 

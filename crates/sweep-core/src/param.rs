@@ -70,11 +70,7 @@ impl ParamValue {
     pub fn to_arg(&self) -> String {
         match self {
             ParamValue::Str(s) => s.clone(),
-            ParamValue::List(items) => items
-                .iter()
-                .map(ParamValue::to_arg)
-                .collect::<Vec<_>>()
-                .join(","),
+            ParamValue::List(items) => items.iter().map(ParamValue::to_arg).collect::<Vec<_>>().join(","),
             other => other.to_string(),
         }
     }
@@ -133,8 +129,7 @@ mod tests {
 
     #[test]
     fn json_keeps_ints_and_floats_apart() {
-        let v: Vec<ParamValue> =
-            serde_json::from_str(r#"[1, 1.0, "adam", true, [128, 64]]"#).unwrap();
+        let v: Vec<ParamValue> = serde_json::from_str(r#"[1, 1.0, "adam", true, [128, 64]]"#).unwrap();
         assert_eq!(
             v,
             vec![
@@ -145,10 +140,7 @@ mod tests {
                 ParamValue::List(vec![ParamValue::Int(128), ParamValue::Int(64)]),
             ]
         );
-        assert_eq!(
-            serde_json::to_string(&v).unwrap(),
-            r#"[1,1.0,"adam",true,[128,64]]"#
-        );
+        assert_eq!(serde_json::to_string(&v).unwrap(), r#"[1,1.0,"adam",true,[128,64]]"#);
     }
 
     #[test]

@@ -51,10 +51,7 @@ impl TrialStatus {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            TrialStatus::Completed
-                | TrialStatus::Failed
-                | TrialStatus::TimedOut
-                | TrialStatus::Diverged
+            TrialStatus::Completed | TrialStatus::Failed | TrialStatus::TimedOut | TrialStatus::Diverged
         )
     }
 }
@@ -69,13 +66,10 @@ impl FromStr for TrialStatus {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        TrialStatus::ALL
-            .into_iter()
-            .find(|st| st.as_str() == s)
-            .ok_or_else(|| {
-                let words: Vec<_> = TrialStatus::ALL.iter().map(|s| s.as_str()).collect();
-                format!("unknown status `{s}`; expected one of {}", words.join(", "))
-            })
+        TrialStatus::ALL.into_iter().find(|st| st.as_str() == s).ok_or_else(|| {
+            let words: Vec<_> = TrialStatus::ALL.iter().map(|s| s.as_str()).collect();
+            format!("unknown status `{s}`; expected one of {}", words.join(", "))
+        })
     }
 }
 
@@ -90,11 +84,6 @@ mod tests {
             let json = serde_json::to_string(&st).unwrap();
             assert_eq!(json, format!("\"{}\"", st.as_str()));
         }
-        assert!(
-            "done"
-                .parse::<TrialStatus>()
-                .unwrap_err()
-                .contains("completed")
-        );
+        assert!("done".parse::<TrialStatus>().unwrap_err().contains("completed"));
     }
 }

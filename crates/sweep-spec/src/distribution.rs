@@ -111,9 +111,7 @@ impl Distribution {
                 let (lo, hi) = q_range(*min, *max, *q);
                 Some((hi - lo + 1).max(0) as u64)
             }
-            Distribution::Uniform { .. }
-            | Distribution::LogUniform { .. }
-            | Distribution::QLogUniform { .. } => None,
+            Distribution::Uniform { .. } | Distribution::LogUniform { .. } | Distribution::QLogUniform { .. } => None,
         }
     }
 
@@ -123,12 +121,7 @@ impl Distribution {
             Distribution::Constant(v) => v.clone(),
             Distribution::Categorical { values, .. } => values[i as usize].clone(),
             Distribution::IntUniform { min, .. } => ParamValue::Int(min + i as i64),
-            Distribution::QUniform {
-                min,
-                max,
-                q,
-                integer,
-            } => {
+            Distribution::QUniform { min, max, q, integer } => {
                 let (lo, _) = q_range(*min, *max, *q);
                 q_value(lo + i as i64, *q, *integer)
             }
@@ -163,27 +156,15 @@ impl Distribution {
             Distribution::Uniform { min, max } => {
                 ParamValue::Float(round_sig(min + unit(rng) * (max - min)).clamp(*min, *max))
             }
-            Distribution::IntUniform { min, max } => {
-                ParamValue::Int(min + below(rng, (max - min) as u64 + 1) as i64)
-            }
+            Distribution::IntUniform { min, max } => ParamValue::Int(min + below(rng, (max - min) as u64 + 1) as i64),
             Distribution::LogUniform { min, max } => {
                 ParamValue::Float(round_sig(log_uniform(rng, *min, *max)).clamp(*min, *max))
             }
-            Distribution::QUniform {
-                min,
-                max,
-                q,
-                integer,
-            } => {
+            Distribution::QUniform { min, max, q, integer } => {
                 let (lo, hi) = q_range(*min, *max, *q);
                 q_value(lo + below(rng, (hi - lo + 1) as u64) as i64, *q, *integer)
             }
-            Distribution::QLogUniform {
-                min,
-                max,
-                q,
-                integer,
-            } => {
+            Distribution::QLogUniform { min, max, q, integer } => {
                 let (lo, hi) = q_range(*min, *max, *q);
                 let k = (log_uniform(rng, *min, *max) / q).round() as i64;
                 q_value(k.clamp(lo, hi), *q, *integer)
@@ -195,10 +176,7 @@ impl Distribution {
     pub fn contains(&self, value: &ParamValue) -> bool {
         match self {
             Distribution::Constant(v) => v == value,
-            Distribution::Categorical {
-                values,
-                probabilities,
-            } => values
+            Distribution::Categorical { values, probabilities } => values
                 .iter()
                 .enumerate()
                 .any(|(i, v)| v == value && probabilities.as_ref().is_none_or(|p| p[i] > 0.0)),
@@ -208,18 +186,7 @@ impl Distribution {
             Distribution::IntUniform { min, max } => {
                 matches!(value, ParamValue::Int(i) if (min..=max).contains(&i))
             }
-            Distribution::QUniform {
-                min,
-                max,
-                q,
-                integer,
-            }
-            | Distribution::QLogUniform {
-                min,
-                max,
-                q,
-                integer,
-            } => {
+            Distribution::QUniform { min, max, q, integer } | Distribution::QLogUniform { min, max, q, integer } => {
                 let (lo, hi) = q_range(*min, *max, *q);
                 (lo..=hi).any(|k| q_value(k, *q, *integer) == *value)
             }
@@ -245,10 +212,15 @@ pub const SIGNIFICANT_DIGITS: i32 = 4;
 /// (`9.193e-4`) is exactly the value that trains and that the id is made of.
 /// No hyperparameter is sensitive to the fifth digit.
 pub fn round_sig(x: f64) -> f64 {
+    round_to_digits(x, SIGNIFICANT_DIGITS)
+}
+
+/// Rounds to `digits` significant digits, landing on the closest f64 to the decimal.
+pub fn round_to_digits(x: f64, digits: i32) -> f64 {
     if x == 0.0 || !x.is_finite() {
         return x;
     }
-    let exp = x.abs().log10().floor() as i32 - (SIGNIFICANT_DIGITS - 1);
+    let exp = x.abs().log10().floor() as i32 - (digits - 1);
     // Format-and-parse gives the closest f64 to the decimal, which plain
     // scaling (x / 10^e).round() * 10^e does not always.
     let decimals = (-exp).max(0) as usize;
@@ -358,10 +330,7 @@ mod tests {
     fn sampling_is_fixed_for_a_seed() {
         // The same seed must give the same values on every machine and
         // version: these numbers may only change with a new id version.
-        let d = Distribution::LogUniform {
-            min: 1e-5,
-            max: 1e-1,
-        };
+        let d = Distribution::LogUniform { min: 1e-5, max: 1e-1 };
         let mut rng = ChaCha8Rng::seed_from_u64(42);
         let got: Vec<String> = (0..3).map(|_| d.sample(&mut rng).to_string()).collect();
         assert_eq!(got, ["0.005341", "0.06326", "5.129e-4"]);

@@ -37,7 +37,7 @@ impl Diagnostic {
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
     /// The file could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -76,11 +76,7 @@ fn render(path: &std::path::Path, text: &str, diagnostics: &[Diagnostic]) -> Str
         render_one(&mut out, path, text, d).expect("writing to a String");
     }
     if diagnostics.len() > 1 {
-        out.push_str(&format!(
-            "\n{} problems in {}",
-            diagnostics.len(),
-            path.display()
-        ));
+        out.push_str(&format!("\n{} problems in {}", diagnostics.len(), path.display()));
     }
     out
 }

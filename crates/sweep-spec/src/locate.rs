@@ -152,14 +152,8 @@ mod tests {
         assert_eq!(p.key("method"), Some(Pos { line: 1, col: 1 }));
         assert_eq!(p.value("method"), Some(Pos { line: 1, col: 9 }));
         assert_eq!(p.key("parameters.lr"), Some(Pos { line: 3, col: 3 }));
-        assert_eq!(
-            p.value("parameters.lr.values[1]"),
-            Some(Pos { line: 4, col: 20 })
-        );
-        assert_eq!(
-            p.value("parameters.opt.values[1]"),
-            Some(Pos { line: 5, col: 24 })
-        );
+        assert_eq!(p.value("parameters.lr.values[1]"), Some(Pos { line: 4, col: 20 }));
+        assert_eq!(p.value("parameters.opt.values[1]"), Some(Pos { line: 5, col: 24 }));
         // A key that is not there: the nearest enclosing one.
         assert_eq!(p.key("parameters.lr.min"), Some(Pos { line: 3, col: 3 }));
     }

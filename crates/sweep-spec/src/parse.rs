@@ -25,15 +25,7 @@ const TOP_KEYS: &[&str] = &[
     "retries",
     "launcher",
 ];
-const PARAM_KEYS: &[&str] = &[
-    "value",
-    "values",
-    "probabilities",
-    "distribution",
-    "min",
-    "max",
-    "q",
-];
+const PARAM_KEYS: &[&str] = &["value", "values", "probabilities", "distribution", "min", "max", "q"];
 const METRIC_KEYS: &[&str] = &["name", "goal"];
 const RESOURCE_KEYS: &[&str] = &["cpus_per_trial", "gpus_per_trial", "max_concurrent"];
 const COMMAND_KEYS: &[&str] = &["command", "env"];
@@ -53,6 +45,22 @@ pub fn parse(text: &str, path: &Path) -> Result<Spec, SpecError> {
             None
         }
     };
+    // A misspelt key (`paramters`) already says what is missing.
+    let typos: Vec<String> = cx
+        .diags
+        .iter()
+        .filter_map(|d| {
+            d.help
+                .as_deref()?
+                .strip_prefix("did you mean `")?
+                .strip_suffix("`?")
+                .map(String::from)
+        })
+        .collect();
+    cx.diags
+        .retain(|d| !(d.message.starts_with("missing `") && typos.iter().any(|t| d.path == *t)));
+    // In the order of the file.
+    cx.diags.sort_by_key(|d| d.pos.map(|p| (p.line, p.col)));
     match spec {
         Some(spec) if cx.diags.is_empty() => Ok(spec),
         _ => {
@@ -154,13 +162,7 @@ fn is_int(v: &Value) -> bool {
 }
 
 impl Cx {
-    fn err(
-        &mut self,
-        path: &str,
-        pos: Option<Pos>,
-        message: impl Into<String>,
-        help: Option<String>,
-    ) {
+    fn err(&mut self, path: &str, pos: Option<Pos>, message: impl Into<String>, help: Option<String>) {
         self.diags.push(Diagnostic {
             path: path.to_string(),
             pos,
@@ -191,24 +193,14 @@ impl Cx {
         for (k, val) in m {
             match k {
                 Value::String(s) => out.push((s.as_str(), val)),
-                other => self.bad_value(
-                    path,
-                    format!("keys must be names, found {}", found(other)),
-                    None,
-                ),
+                other => self.bad_value(path, format!("keys must be names, found {}", found(other)), None),
             }
         }
         Some(out)
     }
 
     /// Reports keys not in `allowed`, with a suggestion or a hint.
-    fn unknown_keys(
-        &mut self,
-        entries: &Entries,
-        path: &str,
-        allowed: &[&str],
-        hint: impl Fn(&str) -> Option<String>,
-    ) {
+    fn unknown_keys(&mut self, entries: &Entries, path: &str, allowed: &[&str], hint: impl Fn(&str) -> Option<String>) {
         for (k, _) in entries {
             if allowed.contains(k) {
                 continue;
@@ -237,11 +229,7 @@ impl Cx {
         match v {
             Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
             other => {
-                self.bad_value(
-                    path,
-                    format!("expected {what}, found {}", found(other)),
-                    None,
-                );
+                self.bad_value(path, format!("expected {what}, found {}", found(other)), None);
                 None
             }
         }
@@ -261,28 +249,16 @@ impl Cx {
         }
     }
 
-    fn word(
-        &mut self,
-        v: &Value,
-        path: &str,
-        words: &[&str],
-        hint: impl Fn(&str) -> Option<String>,
-    ) -> Option<String> {
+    fn word(&mut self, v: &Value, path: &str, words: &[&str], hint: impl Fn(&str) -> Option<String>) -> Option<String> {
         let expected = format!("one of {}", words.join(", "));
         let Value::String(s) = v else {
-            self.bad_value(
-                path,
-                format!("expected {expected}, found {}", found(v)),
-                None,
-            );
+            self.bad_value(path, format!("expected {expected}, found {}", found(v)), None);
             return None;
         };
         if words.contains(&s.as_str()) {
             return Some(s.clone());
         }
-        let help = hint(s).or_else(|| {
-            did_you_mean(s, words.iter().copied()).map(|w| format!("did you mean `{w}`?"))
-        });
+        let help = hint(s).or_else(|| did_you_mean(s, words.iter().copied()).map(|w| format!("did you mean `{w}`?")));
         self.bad_value(path, format!("expected {expected}, found `{s}`"), help);
         None
     }
@@ -301,18 +277,14 @@ impl Cx {
         self.unknown_keys(&top, "", TOP_KEYS, wandb_hint);
 
         let name = self.name(Self::get(&top, "name"), path);
-        let description =
-            Self::get(&top, "description").and_then(|v| self.string(v, "description", "a string"));
+        let description = Self::get(&top, "description").and_then(|v| self.string(v, "description", "a string"));
         let method = match Self::get(&top, "method") {
             None => {
                 self.err(
                     "method",
                     Some(Pos { line: 1, col: 1 }),
                     "missing `method`",
-                    Some(
-                        "add `method: grid` (every combination) or `method: random` (with run_cap)"
-                            .into(),
-                    ),
+                    Some("add `method: grid` (every combination) or `method: random` (with run_cap)".into()),
                 );
                 None
             }
@@ -323,13 +295,7 @@ impl Cx {
                     )),
                     _ => None,
                 })
-                .map(|w| {
-                    if w == "grid" {
-                        Method::Grid
-                    } else {
-                        Method::Random
-                    }
-                }),
+                .map(|w| if w == "grid" { Method::Grid } else { Method::Random }),
         };
         let run_cap = Self::get(&top, "run_cap").and_then(|v| self.uint(v, "run_cap", 1));
         let seed = Self::get(&top, "seed").map_or(Some(0), |v| self.uint(v, "seed", 0));
@@ -337,11 +303,7 @@ impl Cx {
         let retries = retries.and_then(|r| match u32::try_from(r) {
             Ok(r) if r <= 100 => Some(r),
             _ => {
-                self.bad_value(
-                    "retries",
-                    format!("expected at most 100 retries, found {r}"),
-                    None,
-                );
+                self.bad_value("retries", format!("expected at most 100 retries, found {r}"), None);
                 None
             }
         });
@@ -364,15 +326,12 @@ impl Cx {
         });
         let launcher = Self::get(&top, "launcher").map_or(Some(Launcher::Local), |v| {
             self.word(v, "launcher", &["local"], |w| match w {
-                "slurm" => {
-                    Some("the SLURM launcher is not available in this version; use `local`".into())
-                }
+                "slurm" => Some("the SLURM launcher is not available in this version; use `local`".into()),
                 _ => None,
             })
             .map(|_| Launcher::Local)
         });
-        let resources =
-            Self::get(&top, "resources").map_or(Some(Resources::default()), |v| self.resources(v));
+        let resources = Self::get(&top, "resources").map_or(Some(Resources::default()), |v| self.resources(v));
 
         let parameters = match Self::get(&top, "parameters") {
             None => {
@@ -399,7 +358,11 @@ impl Cx {
             self.check_against_trainer(params, trainer);
         }
         if let (Some(params), Some(method)) = (&parameters, method) {
-            self.check_method(params, method, run_cap);
+            self.check_method(
+                params,
+                method,
+                run_cap.is_some() || Self::get(&top, "run_cap").is_some(),
+            );
         }
         if let (Some(res), Some(Trainer::Builtin { settings })) = (&resources, &trainer) {
             let device = settings.get("device").and_then(|d| d.as_str());
@@ -431,10 +394,7 @@ impl Cx {
 
     fn name(&mut self, v: Option<&Value>, path: &Path) -> Option<String> {
         let (name, from_file) = match v {
-            Some(v) => (
-                self.string(v, "name", "a name for the results folder")?,
-                false,
-            ),
+            Some(v) => (self.string(v, "name", "a name for the results folder")?, false),
             None => (
                 path.file_stem()
                     .map(|s| s.to_string_lossy().into_owned())
@@ -455,17 +415,11 @@ impl Cx {
             self.err(
                 "name",
                 Some(Pos { line: 1, col: 1 }),
-                format!(
-                    "the file name `{name}` can't name a results folder, and the spec has no `name`"
-                ),
+                format!("the file name `{name}` can't name a results folder, and the spec has no `name`"),
                 help,
             );
         } else {
-            self.bad_value(
-                "name",
-                format!("`{name}` can't name a results folder"),
-                help,
-            );
+            self.bad_value("name", format!("`{name}` can't name a results folder"), help);
         }
         None
     }
@@ -480,10 +434,7 @@ impl Cx {
         let mut res = Resources::default();
         let mut ok = true;
         if let Some(v) = Self::get(&entries, "cpus_per_trial") {
-            match self
-                .uint(v, "resources.cpus_per_trial", 0)
-                .map(u32::try_from)
-            {
+            match self.uint(v, "resources.cpus_per_trial", 0).map(u32::try_from) {
                 Some(Ok(c)) => res.cpus_per_trial = c,
                 _ => ok = false,
             }
@@ -496,7 +447,9 @@ impl Cx {
                     self.bad_value(
                         "resources.gpus_per_trial",
                         format!("expected a whole number of GPUs above 1, found {g}"),
-                        Some("fractions share one GPU (0.25 runs four trials on it); above one GPU use 2, 3, ...".into()),
+                        Some(
+                            "fractions share one GPU (0.25 runs four trials on it); above one GPU use 2, 3, ...".into(),
+                        ),
                     );
                 }
                 _ => {
@@ -510,10 +463,7 @@ impl Cx {
             }
         }
         if let Some(v) = Self::get(&entries, "max_concurrent") {
-            match self
-                .uint(v, "resources.max_concurrent", 1)
-                .map(u32::try_from)
-            {
+            match self.uint(v, "resources.max_concurrent", 1).map(u32::try_from) {
                 Some(Ok(m)) => res.max_concurrent = Some(m),
                 _ => ok = false,
             }
@@ -540,14 +490,9 @@ impl Cx {
             }
             return None;
         };
-        let entries = self.mapping(
-            v,
-            "metric",
-            "a mapping such as {name: val_accuracy, goal: maximize}",
-        )?;
+        let entries = self.mapping(v, "metric", "a mapping such as {name: val_accuracy, goal: maximize}")?;
         self.unknown_keys(&entries, "metric", METRIC_KEYS, |k| {
-            (k == "target")
-                .then(|| "stopping at a target value is not supported; remove `target`".to_string())
+            (k == "target").then(|| "stopping at a target value is not supported; remove `target`".to_string())
         });
         let name = match Self::get(&entries, "name") {
             Some(v) => self.string(v, "metric.name", "the name of a metric the trainer reports"),
@@ -560,10 +505,7 @@ impl Cx {
                 None
             }
         }?;
-        let known_goal = builtin::EPOCH_METRICS
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, g)| *g);
+        let known_goal = builtin::EPOCH_METRICS.iter().find(|(n, _)| *n == name).map(|(_, g)| *g);
         if builtin && known_goal.is_none() {
             let names: Vec<&str> = builtin::EPOCH_METRICS.iter().map(|(n, _)| *n).collect();
             let help = if name == "test_accuracy" || name == "test_loss" {
@@ -611,11 +553,7 @@ impl Cx {
     }
 
     fn parameters(&mut self, v: &Value) -> Option<Vec<Parameter>> {
-        let entries = self.mapping(
-            v,
-            "parameters",
-            "a mapping from parameter names to their values",
-        )?;
+        let entries = self.mapping(v, "parameters", "a mapping from parameter names to their values")?;
         if entries.is_empty() {
             self.bad_value(
                 "parameters",
@@ -654,19 +592,14 @@ impl Cx {
             };
             self.bad_value(
                 &path,
-                format!(
-                    "expected a mapping (value, values, or min/max), found {}",
-                    found(v)
-                ),
+                format!("expected a mapping (value, values, or min/max), found {}", found(v)),
                 Some(help),
             );
             return None;
         };
         let entries = self.mapping(v, &path, "a mapping")?;
         self.unknown_keys(&entries, &path, PARAM_KEYS, |k| match k {
-            "mu" | "sigma" => Some(
-                "normal distributions are not supported; use uniform or log_uniform_values".into(),
-            ),
+            "mu" | "sigma" => Some("normal distributions are not supported; use uniform or log_uniform_values".into()),
             _ => None,
         });
         let get = |k: &str| Self::get(&entries, k);
@@ -683,10 +616,7 @@ impl Cx {
             None if get("value").is_some() => "constant",
             None if get("values").is_some() => "categorical",
             None if get("min").is_some() || get("max").is_some() => {
-                if get("min").is_some_and(is_int)
-                    && get("max").is_some_and(is_int)
-                    && get("q").is_none()
-                {
+                if get("min").is_some_and(is_int) && get("max").is_some_and(is_int) && get("q").is_none() {
                     "int_uniform"
                 } else if get("q").is_some() {
                     "q_uniform"
@@ -714,17 +644,17 @@ impl Cx {
         for (k, _) in &entries {
             if PARAM_KEYS.contains(k) && !allowed.contains(k) {
                 ok = false;
-                let why = match (*k, kind) {
-                    ("value", "categorical") | ("values", "constant") => {
-                        "`value` and `values` exclude each other".to_string()
-                    }
-                    _ => format!("`{k}` does not apply to a {kind} parameter"),
+                let (why, help) = match (*k, kind) {
+                    ("value", "categorical") | ("values", "constant") => (
+                        "`value` and `values` exclude each other".to_string(),
+                        "write `value: x` for one fixed value, or `values: [x, y]` to try several".to_string(),
+                    ),
+                    _ => (
+                        format!("`{k}` does not apply to a {kind} parameter"),
+                        format!("{kind} takes {}", allowed.join(", ")),
+                    ),
                 };
-                self.bad_key(
-                    &join(&path, k),
-                    why,
-                    Some(format!("{kind} takes {}", allowed.join(", "))),
-                );
+                self.bad_key(&join(&path, k), why, Some(help));
             }
         }
         let dist = match kind {
@@ -748,23 +678,14 @@ impl Cx {
         if ok { dist } else { None }
     }
 
-    fn categorical(
-        &mut self,
-        path: &str,
-        values: Option<&Value>,
-        probs: Option<&Value>,
-    ) -> Option<Distribution> {
+    fn categorical(&mut self, path: &str, values: Option<&Value>, probs: Option<&Value>) -> Option<Distribution> {
         let vp = join(path, "values");
         let Some(values) = values else {
             self.bad_key(path, "a categorical parameter needs `values`", None);
             return None;
         };
         let Value::Sequence(items) = values else {
-            self.bad_value(
-                &vp,
-                format!("expected a list of values, found {}", found(values)),
-                None,
-            );
+            self.bad_value(&vp, format!("expected a list of values, found {}", found(values)), None);
             return None;
         };
         if items.is_empty() {
@@ -891,11 +812,7 @@ impl Cx {
         if lo > hi || (lo == hi && kind != "int_uniform") {
             self.bad_value(
                 &join(path, "min"),
-                format!(
-                    "min ({}) must be below max ({})",
-                    format_float(lo),
-                    format_float(hi)
-                ),
+                format!("min ({}) must be below max ({})", format_float(lo), format_float(hi)),
                 Some(if lo == hi {
                     "for a single value write `value:`".into()
                 } else {
@@ -934,10 +851,7 @@ impl Cx {
                 if k_lo > k_hi {
                     self.bad_value(
                         &join(path, "q"),
-                        format!(
-                            "no multiple of q ({}) lies between min and max",
-                            format_float(step)
-                        ),
+                        format!("no multiple of q ({}) lies between min and max", format_float(step)),
                         None,
                     );
                     return None;
@@ -963,24 +877,21 @@ impl Cx {
     }
 
     fn trainer(&mut self, v: &Value) -> Option<Trainer> {
-        let entries = self.mapping(
-            v,
-            "trainer",
-            "a mapping of trainer settings, or `command: [...]`",
-        )?;
+        let entries = self.mapping(v, "trainer", "a mapping of trainer settings, or `command: [...]`")?;
         if let Some(cmd) = Self::get(&entries, "command") {
             self.unknown_keys(&entries, "trainer", COMMAND_KEYS, |k| {
-                builtin::param(k).map(|_| format!("`{k}` is a built-in trainer setting; a command trainer takes its settings from `parameters`"))
+                builtin::param(k).map(|_| {
+                    format!(
+                        "`{k}` is a built-in trainer setting; a command trainer takes its settings from `parameters`"
+                    )
+                })
             });
             let argv = self.argv(cmd);
             let env = match Self::get(&entries, "env") {
                 None => Some(Vec::new()),
                 Some(ev) => self.env(ev),
             };
-            return Some(Trainer::Command {
-                argv: argv?,
-                env: env?,
-            });
+            return Some(Trainer::Command { argv: argv?, env: env? });
         }
         let mut settings = Params::new();
         let mut ok = true;
@@ -990,13 +901,12 @@ impl Cx {
                 ok = false;
                 let help = match did_you_mean(k, builtin::names().chain(["command"])) {
                     Some(s) => format!("did you mean `{s}`?"),
-                    None => "`sweep params` lists the built-in trainer's settings; `command: [...]` runs your own program".into(),
+                    None => {
+                        "`sweep params` lists the built-in trainer's settings; `command: [...]` runs your own program"
+                            .into()
+                    }
                 };
-                self.bad_key(
-                    &kp,
-                    format!("the built-in trainer has no setting `{k}`"),
-                    Some(help),
-                );
+                self.bad_key(&kp, format!("the built-in trainer has no setting `{k}`"), Some(help));
                 continue;
             };
             match to_param(val).and_then(|p| def.check(&p)) {
@@ -1024,10 +934,7 @@ impl Cx {
             };
             self.bad_value(
                 path,
-                format!(
-                    "expected a list of words (program, arguments), found {}",
-                    found(v)
-                ),
+                format!("expected a list of words (program, arguments), found {}", found(v)),
                 Some(help),
             );
             return None;
@@ -1046,11 +953,7 @@ impl Cx {
                 Value::Bool(b) => argv.push(b.to_string()),
                 other => {
                     ok = false;
-                    self.bad_value(
-                        &ip,
-                        format!("expected a word, found {}", found(other)),
-                        None,
-                    );
+                    self.bad_value(&ip, format!("expected a word, found {}", found(other)), None);
                 }
             }
         }
@@ -1068,11 +971,7 @@ impl Cx {
                 && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !valid_name {
                 ok = false;
-                self.bad_key(
-                    &kp,
-                    format!("`{k}` is not a valid environment variable name"),
-                    None,
-                );
+                self.bad_key(&kp, format!("`{k}` is not a valid environment variable name"), None);
                 continue;
             }
             match val {
@@ -1081,11 +980,7 @@ impl Cx {
                 Value::Bool(b) => out.push((k.to_string(), b.to_string())),
                 other => {
                     ok = false;
-                    self.bad_value(
-                        &kp,
-                        format!("expected a string, found {}", found(other)),
-                        None,
-                    );
+                    self.bad_value(&kp, format!("expected a string, found {}", found(other)), None);
                 }
             }
         }
@@ -1117,10 +1012,7 @@ impl Cx {
                             .map_or(String::new(), |pos| format!(" (line {})", pos.line));
                         self.bad_key(
                             &path,
-                            format!(
-                                "`{}` is both fixed in `trainer`{line} and swept here",
-                                p.name
-                            ),
+                            format!("`{}` is both fixed in `trainer`{line} and swept here", p.name),
                             Some("keep one of the two".into()),
                         );
                     }
@@ -1131,14 +1023,10 @@ impl Cx {
                 for (i, arg) in argv.iter().enumerate() {
                     let ip = index("trainer.command", i);
                     match placeholders(arg) {
-                        Err(e) => {
-                            self.bad_value(&ip, e, Some("write placeholders as ${name}".into()))
-                        }
+                        Err(e) => self.bad_value(&ip, e, Some("write placeholders as ${name}".into())),
                         Ok(names) => {
                             for n in names {
-                                if params.iter().any(|p| p.name == n)
-                                    || COMMAND_PLACEHOLDERS.contains(&n)
-                                {
+                                if params.iter().any(|p| p.name == n) || COMMAND_PLACEHOLDERS.contains(&n) {
                                     continue;
                                 }
                                 let candidates = params
@@ -1152,11 +1040,7 @@ impl Cx {
                                         COMMAND_PLACEHOLDERS.join(", ")
                                     ),
                                 };
-                                self.bad_value(
-                                    &ip,
-                                    format!("`${{{n}}}` is not a parameter of this sweep"),
-                                    Some(help),
-                                );
+                                self.bad_value(&ip, format!("`${{{n}}}` is not a parameter of this sweep"), Some(help));
                             }
                         }
                     }
@@ -1177,8 +1061,7 @@ impl Cx {
                     if let Err(e) = def.check(v) {
                         let help = match (def.kind, v) {
                             (builtin::Kind::Choice(words), ParamValue::Str(s)) => {
-                                did_you_mean(s, words.iter().copied())
-                                    .map(|w| format!("did you mean `{w}`?"))
+                                did_you_mean(s, words.iter().copied()).map(|w| format!("did you mean `{w}`?"))
                             }
                             _ => None,
                         };
@@ -1191,7 +1074,7 @@ impl Cx {
                     self.bad_key(
                         path,
                         format!(
-                            "`{}` takes {}, so it can't have a {} distribution",
+                            "`{}` takes {}: `min`/`max` ({}) need a numeric parameter",
                             def.name,
                             def.expected(),
                             numeric.name()
@@ -1209,7 +1092,11 @@ impl Cx {
                 if def.is_integer() && !integer_dist {
                     self.bad_key(
                         path,
-                        format!("`{}` takes integers, but {} draws real numbers", def.name, numeric.name()),
+                        format!(
+                            "`{}` takes integers, but {} draws real numbers",
+                            def.name,
+                            numeric.name()
+                        ),
                         Some("use int_uniform, or q_uniform / q_log_uniform_values with integer min, max and q".into()),
                     );
                     return;
@@ -1236,14 +1123,13 @@ impl Cx {
         }
     }
 
-    fn check_method(&mut self, params: &[Parameter], method: Method, run_cap: Option<u64>) {
+    fn check_method(&mut self, params: &[Parameter], method: Method, has_run_cap: bool) {
         match method {
             Method::Grid => {
                 for p in params {
                     let path = join("parameters", &p.name);
                     if let Distribution::Categorical {
-                        probabilities: Some(_),
-                        ..
+                        probabilities: Some(_), ..
                     } = p.distribution
                     {
                         self.bad_key(
@@ -1271,7 +1157,7 @@ impl Cx {
                 }
             }
             Method::Random => {
-                if run_cap.is_none() {
+                if !has_run_cap {
                     let pos = self.pos.key("method");
                     self.err(
                         "run_cap",
@@ -1295,14 +1181,8 @@ pub fn placeholders(arg: &str) -> Result<Vec<&str>, String> {
             return Err(format!("unclosed placeholder in `{arg}`"));
         };
         let name = &after[..end];
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
-            return Err(format!(
-                "`${{{name}}}` in `{arg}` is not a placeholder name"
-            ));
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            return Err(format!("`${{{name}}}` in `{arg}` is not a placeholder name"));
         }
         out.push(name);
         rest = &after[end + 1..];
@@ -1332,22 +1212,15 @@ fn grid_suggestion(name: &str, dist: &Distribution) -> String {
 
 /// Rounds to three significant digits, for suggestions people will edit anyway.
 fn sig3(x: f64) -> f64 {
-    if x == 0.0 {
-        return 0.0;
-    }
-    let mag = 10f64.powi(x.abs().log10().floor() as i32 - 2);
-    (x / mag).round() * mag
+    crate::distribution::round_to_digits(x, 3)
 }
 
 fn wandb_hint(key: &str) -> Option<String> {
     Some(match key {
         "program" | "command" => {
-            "sweep runs your program with `trainer: {command: [python, train.py, --lr, \"${lr}\"]}`"
-                .into()
+            "sweep runs your program with `trainer: {command: [python, train.py, --lr, \"${lr}\"]}`".into()
         }
-        "early_terminate" => {
-            "early termination is not supported yet; remove `early_terminate`".into()
-        }
+        "early_terminate" => "early termination is not supported yet; remove `early_terminate`".into(),
         "project" | "entity" => format!("`{key}` is a W&B setting with no meaning here; remove it"),
         _ => return None,
     })

@@ -93,10 +93,7 @@ fn make_trial(spec: &Spec, ordinal: usize, params: Params) -> Trial {
     }
 }
 
-fn grid(
-    spec: &Spec,
-    canonical: impl Fn(usize, ParamValue) -> ParamValue,
-) -> Result<Plan, PlanError> {
+fn grid(spec: &Spec, canonical: impl Fn(usize, ParamValue) -> ParamValue) -> Result<Plan, PlanError> {
     let dists: Vec<&Distribution> = spec.parameters.iter().map(|p| &p.distribution).collect();
     let radices: Vec<u64> = dists
         .iter()
@@ -111,9 +108,7 @@ fn grid(
         None if total > GRID_LIMIT => {
             return Err(PlanError {
                 path: "parameters",
-                message: format!(
-                    "the grid has {total} combinations, more than the {GRID_LIMIT} a grid may expand to"
-                ),
+                message: format!("the grid has {total} combinations, more than the {GRID_LIMIT} a grid may expand to"),
                 help: "set `run_cap` to take the first N, or use `method: random`".into(),
             });
         }
@@ -144,10 +139,7 @@ fn grid(
     })
 }
 
-fn random(
-    spec: &Spec,
-    canonical: impl Fn(usize, ParamValue) -> ParamValue,
-) -> Result<Plan, PlanError> {
+fn random(spec: &Spec, canonical: impl Fn(usize, ParamValue) -> ParamValue) -> Result<Plan, PlanError> {
     let cap = spec.run_cap.expect("validated: random has a run_cap");
     // A space with fewer distinct points than run_cap cannot give run_cap
     // distinct trials.
@@ -155,20 +147,14 @@ fn random(
         .parameters
         .iter()
         .map(|p| p.distribution.finite_len())
-        .try_fold(1u128, |acc, n| {
-            n.and_then(|n| acc.checked_mul(u128::from(n)))
-        });
+        .try_fold(1u128, |acc, n| n.and_then(|n| acc.checked_mul(u128::from(n))));
     if let Some(d) = distinct
         && d < u128::from(cap)
     {
         return Err(PlanError {
             path: "run_cap",
-            message: format!(
-                "run_cap is {cap} but these parameters have only {d} distinct combinations"
-            ),
-            help: format!(
-                "lower run_cap to at most {d}, or use `method: grid` to run each combination once"
-            ),
+            message: format!("run_cap is {cap} but these parameters have only {d} distinct combinations"),
+            help: format!("lower run_cap to at most {d}, or use `method: grid` to run each combination once"),
         });
     }
     // One stream per parameter, keyed by its name: adding a parameter to a

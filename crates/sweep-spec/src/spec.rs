@@ -125,11 +125,9 @@ impl Spec {
     /// built-in trainer always; a command trainer when `epochs` is a parameter).
     pub fn epochs_of(&self, trial_params: &Params) -> Option<u64> {
         match &self.trainer {
-            Trainer::Builtin { .. } => {
-                builtin::value_or_default(&self.trainer_params(trial_params), "epochs")
-                    .and_then(|v| v.as_i64())
-                    .map(|e| e as u64)
-            }
+            Trainer::Builtin { .. } => builtin::value_or_default(&self.trainer_params(trial_params), "epochs")
+                .and_then(|v| v.as_i64())
+                .map(|e| e as u64),
             Trainer::Command { .. } => match trial_params.get("epochs") {
                 Some(ParamValue::Int(e)) if *e >= 0 => Some(*e as u64),
                 _ => None,
