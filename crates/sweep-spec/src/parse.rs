@@ -58,7 +58,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Spec, SpecError> {
         })
         .collect();
     cx.diags
-        .retain(|d| !(d.message.starts_with("missing `") && typos.iter().any(|t| d.path == *t)));
+        .retain(|d| !(d.message.starts_with("missing `") && typos.contains(&d.path)));
     // In the order of the file.
     cx.diags.sort_by_key(|d| d.pos.map(|p| (p.line, p.col)));
     match spec {
