@@ -8,12 +8,21 @@ fn root() -> PathBuf {
 }
 
 fn sweep(args: &[&str]) -> std::process::Output {
-    Command::cargo_bin("sweep").unwrap().current_dir(root()).args(args).output().unwrap()
+    Command::cargo_bin("sweep")
+        .unwrap()
+        .current_dir(root())
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn stdout(args: &[&str]) -> String {
     let out = sweep(args);
-    assert!(out.status.success(), "sweep {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "sweep {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -21,13 +30,16 @@ fn stdout(args: &[&str]) -> String {
 fn lr_sweep_plans_ten_trials() {
     let table = stdout(&["plan", "sweeps/lr.yaml"]);
     insta::assert_snapshot!(table);
-    let json: serde_json::Value = serde_json::from_str(&stdout(&["plan", "sweeps/lr.yaml", "--format", "json"])).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&["plan", "sweeps/lr.yaml", "--format", "json"])).unwrap();
     assert_eq!(json["count"], 10);
     assert_eq!(json["epoch_budget"], 30);
     let trials = json["trials"].as_array().unwrap();
     assert_eq!(trials.len(), 10);
-    let mut combos: Vec<String> =
-        trials.iter().map(|t| format!("{}-{}", t["params"]["lr"], t["params"]["optimizer"])).collect();
+    let mut combos: Vec<String> = trials
+        .iter()
+        .map(|t| format!("{}-{}", t["params"]["lr"], t["params"]["optimizer"]))
+        .collect();
     combos.sort();
     combos.dedup();
     assert_eq!(combos.len(), 10, "every lr x optimizer combination once");
