@@ -4,8 +4,11 @@
 //! plans specs; later commands add the trainer and the scheduler.
 
 mod params_cmd;
+mod params_flags;
 mod plan_cmd;
 mod table;
+mod train_cmd;
+mod worker_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -21,7 +24,7 @@ const EXIT_SPEC: u8 = 2;
     long_about = "Hyperparameter sweeps: a YAML spec in, ranked trials out.\n\n\
         A spec (sweeps/lr.yaml) names the parameters to search (grid or random) \
         and the trainer to run. `sweep plan` shows the trials it expands into.",
-    after_help = "Examples:\n  sweep plan sweeps/lr.yaml\n  sweep plan sweeps/random.yaml --format csv\n  sweep params"
+    after_help = "Examples:\n  sweep plan sweeps/lr.yaml\n  sweep plan sweeps/random.yaml --format csv\n  sweep params\n  sweep train --epochs 3"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -34,6 +37,10 @@ enum Command {
     Plan(plan_cmd::PlanArgs),
     /// List the parameters the built-in trainer accepts, with their defaults.
     Params,
+    /// Train one model in the foreground with a progress bar (flags or a spec's trial).
+    Train(Box<train_cmd::TrainArgs>),
+    /// Run one trial for the scheduler, printing protocol events on stdout.
+    Worker(worker_cmd::WorkerArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +51,12 @@ fn main() -> ExitCode {
             params_cmd::run();
             Ok(())
         }
+        Command::Train(args) => match train_cmd::run(args) {
+            Ok(0) => Ok(()),
+            Ok(code) => return ExitCode::from(code),
+            Err(e) => Err(e),
+        },
+        Command::Worker(args) => return worker_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

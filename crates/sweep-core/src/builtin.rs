@@ -172,8 +172,8 @@ pub const PARAMS: &[ParamDef] = &[
     ParamDef {
         name: "weight_decay",
         kind: float(0.0, false, None),
-        default: Default::Float(0.0),
-        doc: "L2 penalty (decoupled for adamw)",
+        default: Default::Unset,
+        doc: "L2 penalty, decoupled for adamw (default: 0; adamw 0.01, as PyTorch)",
     },
     ParamDef {
         name: "beta1",
@@ -190,8 +190,8 @@ pub const PARAMS: &[ParamDef] = &[
     ParamDef {
         name: "eps",
         kind: float(0.0, true, None),
-        default: Default::Float(1e-8),
-        doc: "optimizer epsilon (PyTorch's default)",
+        default: Default::Unset,
+        doc: "optimizer epsilon (default: PyTorch's, 1e-8; adagrad 1e-10)",
     },
     ParamDef {
         name: "grad_clip_norm",

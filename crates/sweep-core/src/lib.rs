@@ -65,3 +65,18 @@ pub struct Metric {
     /// Which direction is better.
     pub goal: Goal,
 }
+
+/// What a worker is told about its trial: the `trial.json` of the worker protocol.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialFile {
+    /// The trial's id.
+    pub id: TrialId,
+    /// Its position in the plan.
+    pub ordinal: usize,
+    /// The training seed.
+    pub seed: u64,
+    /// Every setting: the trainer's fixed ones and the trial's parameters.
+    pub params: Params,
+    /// The sweep's metric, which picks the best epoch.
+    pub metric: Metric,
+}
