@@ -6,6 +6,7 @@
 mod params_cmd;
 mod params_flags;
 mod plan_cmd;
+mod run_cmd;
 mod table;
 mod train_cmd;
 mod worker_cmd;
@@ -13,7 +14,8 @@ mod worker_cmd;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-/// Exit status for a spec that is malformed or invalid (nothing was run or written).
+/// Exit status for bad input: a malformed or invalid spec, a resume with a
+/// changed spec, trials that can never fit (nothing was run or written).
 const EXIT_SPEC: u8 = 2;
 
 #[derive(Debug, Parser)]
@@ -24,7 +26,7 @@ const EXIT_SPEC: u8 = 2;
     long_about = "Hyperparameter sweeps: a YAML spec in, ranked trials out.\n\n\
         A spec (sweeps/lr.yaml) names the parameters to search (grid or random) \
         and the trainer to run. `sweep plan` shows the trials it expands into.",
-    after_help = "Examples:\n  sweep plan sweeps/lr.yaml\n  sweep plan sweeps/random.yaml --format csv\n  sweep params\n  sweep train --epochs 3"
+    after_help = "Examples:\n  sweep run sweeps/lr.yaml\n  sweep plan sweeps/lr.yaml\n  sweep plan sweeps/random.yaml --format csv\n  sweep params\n  sweep train --epochs 3"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -33,6 +35,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a sweep (or resume it) and write its leaderboard.
+    Run(run_cmd::RunArgs),
     /// Show the trials a spec expands into: ids, parameters, count, epoch budget.
     Plan(plan_cmd::PlanArgs),
     /// List the parameters the built-in trainer accepts, with their defaults.
@@ -45,7 +49,17 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // RUST_LOG=sweep_sched=debug for the scheduler's inner workings.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .try_init();
     let result = match &cli.command {
+        Command::Run(args) => match run_cmd::run(args) {
+            Ok(0) => Ok(()),
+            Ok(code) => return ExitCode::from(code),
+            Err(e) => Err(e),
+        },
         Command::Plan(args) => plan_cmd::run(args),
         Command::Params => {
             params_cmd::run();
@@ -71,7 +85,16 @@ fn report(err: &anyhow::Error) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     eprintln!("error: {err:#}");
-    if err.downcast_ref::<sweep_spec::SpecError>().is_some() {
+    let bad_input = err.downcast_ref::<sweep_spec::SpecError>().is_some()
+        || matches!(
+            err.downcast_ref::<sweep_sched::SchedError>(),
+            Some(
+                sweep_sched::SchedError::SpecChanged { .. }
+                    | sweep_sched::SchedError::NeverFits(_)
+                    | sweep_sched::SchedError::OldSpec(_)
+            )
+        );
+    if bad_input {
         ExitCode::from(EXIT_SPEC)
     } else {
         ExitCode::FAILURE

@@ -1,0 +1,299 @@
+//! `sweep run`: run or resume a sweep, with a live display.
+
+use crate::table::Table;
+use anyhow::{Context, Result};
+use clap::Args;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+use sweep_core::{TrialId, TrialStatus, format_float};
+use sweep_results::{ResultsDir, TrialInfo, leaderboard_rows};
+use sweep_sched::{Progress, RunOptions, run_sweep};
+use sweep_spec::{Spec, Trial};
+
+/// Exit status of a sweep stopped by Ctrl-C (128 + SIGINT).
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Run a sweep (or resume it): trials in parallel, results in results/<name>/.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Ctrl-C once: start nothing new, stop running trials gracefully, write the tables, exit 130.\n\
+    Ctrl-C twice: kill running trials at once. Run the same command again to resume."
+)]
+pub struct RunArgs {
+    /// The sweep spec (YAML).
+    pub spec: PathBuf,
+    /// CPU slots to fill (default: every core).
+    #[arg(long, value_name = "N")]
+    pub cpus: Option<u32>,
+    /// Where results folders go.
+    #[arg(long, value_name = "DIR", default_value = "results")]
+    pub results: PathBuf,
+    /// Start over: move the existing results folder aside (never deleted).
+    #[arg(long)]
+    pub restart: bool,
+    /// Seconds between SIGTERM and SIGKILL when stopping a trial.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub grace: f64,
+    /// Plain line-by-line output even on a terminal.
+    #[arg(long)]
+    pub plain: bool,
+}
+
+fn short(v: f64) -> String {
+    format_float(sweep_spec::distribution::round_to_digits(v, 4))
+}
+
+fn params_text(t: &Trial) -> String {
+    t.params
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Renders the dispatcher's progress: bars on a terminal, lines elsewhere.
+struct Display {
+    metric: String,
+    total: usize,
+    done: usize,
+    multi: Option<MultiProgress>,
+    overall: Option<ProgressBar>,
+    lines: HashMap<TrialId, ProgressBar>,
+}
+
+impl Display {
+    fn new(spec: &Spec, fancy: bool) -> Display {
+        Display {
+            metric: spec.metric.name.clone(),
+            total: 0,
+            done: 0,
+            multi: fancy.then(MultiProgress::new),
+            overall: None,
+            lines: HashMap::new(),
+        }
+    }
+
+    fn say(&self, line: String) {
+        match &self.multi {
+            Some(m) => {
+                let _ = m.println(line);
+            }
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn on(&mut self, p: Progress) {
+        match p {
+            Progress::Planned {
+                total,
+                kept,
+                results,
+                moved_aside,
+            } => {
+                self.total = total;
+                self.done = kept;
+                if let Some(old) = moved_aside {
+                    self.say(format!("moved the old results to {}", old.display()));
+                }
+                let resumed = if kept > 0 {
+                    format!(", resuming: {kept} already done")
+                } else {
+                    String::new()
+                };
+                self.say(format!("{total} trials{resumed}; results in {}", results.display()));
+                if let Some(m) = &self.multi {
+                    let bar = m.add(
+                        ProgressBar::new(total as u64).with_style(
+                            ProgressStyle::with_template(
+                                "{prefix:.bold} [{bar:30}] {pos}/{len} trials, {elapsed} elapsed, eta {eta}",
+                            )
+                            .expect("template")
+                            .progress_chars("=> "),
+                        ),
+                    );
+                    bar.set_prefix("sweep");
+                    bar.set_position(kept as u64);
+                    self.overall = Some(bar);
+                }
+            }
+            Progress::Started { trial, attempt, device } => {
+                let again = if attempt > 1 {
+                    format!(" (attempt {attempt})")
+                } else {
+                    String::new()
+                };
+                match &self.multi {
+                    Some(m) => {
+                        let bar =
+                            m.add(ProgressBar::new_spinner().with_style(
+                                ProgressStyle::with_template("  {spinner} {prefix} {msg}").expect("template"),
+                            ));
+                        bar.set_prefix(format!("#{} {}", trial.ordinal, trial.id));
+                        bar.set_message(format!("{} on {device}{again}: starting", params_text(&trial)));
+                        bar.enable_steady_tick(Duration::from_millis(200));
+                        self.lines.insert(trial.id.clone(), bar);
+                    }
+                    None => eprintln!(
+                        "[{}/{}] start #{} {} {} on {device}{again}",
+                        self.done,
+                        self.total,
+                        trial.ordinal,
+                        trial.id,
+                        params_text(&trial)
+                    ),
+                }
+            }
+            Progress::Epoch {
+                trial,
+                epoch,
+                of,
+                metrics,
+            } => {
+                let of = of.map_or_else(String::new, |n| format!("/{n}"));
+                let value = metrics
+                    .get(&self.metric)
+                    .map_or_else(String::new, |v| format!(" {} {}", self.metric, short(*v)));
+                match self.lines.get(&trial) {
+                    Some(bar) => {
+                        let msg = bar.message();
+                        let head = msg.split(": ").next().unwrap_or("").to_string();
+                        bar.set_message(format!("{head}: epoch {epoch}{of}{value}"));
+                    }
+                    None => eprintln!("         {trial} epoch {epoch}{of}{value}"),
+                }
+            }
+            Progress::Finished {
+                trial,
+                status,
+                metric,
+                error,
+                seconds,
+                retry,
+            } => {
+                if let Some(bar) = self.lines.remove(&trial.id) {
+                    bar.finish_and_clear();
+                    if let Some(m) = &self.multi {
+                        m.remove(&bar);
+                    }
+                }
+                if !retry && status != TrialStatus::Interrupted {
+                    self.done += 1;
+                    if let Some(o) = &self.overall {
+                        o.inc(1);
+                    }
+                }
+                let value = metric.map_or_else(String::new, |v| format!(" {} {}", self.metric, short(v)));
+                let why = error.map_or_else(String::new, |e| format!(": {}", e.lines().next().unwrap_or("")));
+                let next = if retry { ", will retry" } else { "" };
+                self.say(format!(
+                    "[{}/{}] {status:<9} #{} {}{value} in {:.1}s{why}{next}",
+                    self.done, self.total, trial.ordinal, trial.id, seconds
+                ));
+            }
+            Progress::Stopping { kill } => self.say(if kill {
+                "second interrupt: killing running trials".to_string()
+            } else {
+                "interrupted: starting nothing new, stopping running trials (Ctrl-C again to kill them)".to_string()
+            }),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(o) = &self.overall {
+            o.finish_and_clear();
+        }
+    }
+}
+
+pub fn run(args: &RunArgs) -> Result<u8> {
+    let (spec, plan) = sweep_spec::load(&args.spec)?;
+    let text = std::fs::read_to_string(&args.spec).with_context(|| format!("cannot read {}", args.spec.display()))?;
+    let dir = ResultsDir::new(args.results.join(&spec.name));
+    let mut opts = RunOptions::new(std::env::current_exe().context("cannot find the sweep binary to run workers")?);
+    opts.cpus = args.cpus;
+    opts.restart = args.restart;
+    opts.grace = Duration::from_secs_f64(args.grace.max(0.0));
+    let fancy = !args.plain && std::io::stderr().is_terminal();
+    let mut display = Display::new(&spec, fancy);
+    if !fancy && let Some(m) = &display.multi {
+        m.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let summary = runtime.block_on(run_sweep(&spec, &plan, &text, &dir, &opts, &mut |p| display.on(p)))?;
+    display.finish();
+
+    // The end: top trials, the best one's parameters, where the files are.
+    let infos: Vec<TrialInfo> = plan
+        .trials
+        .iter()
+        .map(|t| TrialInfo {
+            id: &t.id,
+            ordinal: t.ordinal,
+            params: &t.params,
+            seed: t.seed,
+        })
+        .collect();
+    let rows = leaderboard_rows(&infos, &summary.replay, &spec.metric);
+    let mut counts: Vec<(TrialStatus, usize)> = Vec::new();
+    for r in &rows {
+        match counts.iter_mut().find(|(s, _)| *s == r.status) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((r.status, 1)),
+        }
+    }
+    let columns: Vec<&str> = spec.parameters.iter().map(|p| p.name.as_str()).collect();
+    let mut header = vec![
+        "rank".to_string(),
+        "id".into(),
+        spec.metric.name.clone(),
+        "best_epoch".into(),
+    ];
+    header.extend(columns.iter().map(|c| c.to_string()));
+    let mut table = Table::new(header);
+    for r in rows.iter().filter(|r| r.rank.is_some()).take(5) {
+        let t = &plan.trials[r.ordinal];
+        let mut cells = vec![
+            r.rank.map(|x| x.to_string()).unwrap_or_default(),
+            r.id.to_string(),
+            r.metric.map(short).unwrap_or_default(),
+            r.best_epoch.map(|e| e.to_string()).unwrap_or_default(),
+        ];
+        cells.extend(
+            columns
+                .iter()
+                .map(|c| t.params.get(*c).map(|v| v.to_string()).unwrap_or_default()),
+        );
+        table.row(cells);
+    }
+    let tally: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    println!("\nsweep {}: {}", spec.name, tally.join(", "));
+    if rows.iter().any(|r| r.rank.is_some()) {
+        println!(
+            "\ntop trials by {} ({}):\n{}",
+            spec.metric.name,
+            spec.metric.goal.as_str(),
+            table.render()
+        );
+        if let Some(best) = rows.first().filter(|r| r.rank == Some(1)) {
+            let t = &plan.trials[best.ordinal];
+            println!("best: {} {} (seed {})", best.id, params_text(t), t.seed);
+        }
+    }
+    println!(
+        "\nleaderboard: {}\nepochs:      {}\njournal:     {}",
+        dir.leaderboard().display(),
+        dir.epochs().display(),
+        dir.journal().display()
+    );
+    if summary.interrupted {
+        println!("interrupted: run the same command again to resume");
+        return Ok(EXIT_INTERRUPTED);
+    }
+    Ok(0)
+}

@@ -1,0 +1,351 @@
+//! `sweep run` end to end: command trainers, every way a trial can end, kill
+//! -9 and resume, Ctrl-C, changed specs, the built-in trainer.
+
+use assert_cmd::Command;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn trainer() -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/run/trainer.py")
+        .display()
+        .to_string()
+}
+
+/// A spec for the test trainer, written into `dir`.
+fn command_spec(dir: &Path, name: &str, params: &str, extra: &str) -> PathBuf {
+    let text = format!(
+        "name: {name}\nmethod: grid\nmetric: {{name: loss, goal: minimize}}\n{extra}\
+         trainer:\n  command: [python3, \"{}\", --mode, \"${{mode}}\", --x, \"${{x}}\", --sleep, \"${{sleep}}\", --epochs, \"${{epochs}}\"]\n\
+         parameters:\n{params}",
+        trainer()
+    );
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn sweep(dir: &Path) -> Command {
+    let mut c = Command::cargo_bin("sweep").unwrap();
+    c.current_dir(dir);
+    c
+}
+
+/// leaderboard.csv as maps from column to value, in file order.
+fn leaderboard(results: &Path) -> Vec<HashMap<String, String>> {
+    let mut r = csv::Reader::from_path(results.join("leaderboard.csv")).unwrap();
+    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    r.records()
+        .map(|rec| {
+            header
+                .iter()
+                .cloned()
+                .zip(rec.unwrap().iter().map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+fn journal(results: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(results.join("journal.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_command_trainer_is_swept_and_its_lines_become_epochs() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = command_spec(
+        dir.path(),
+        "cmd",
+        "  mode: {value: ok}\n  x: {values: [1, 2.5, 3, 4]}\n  sleep: {value: 0}\n  epochs: {value: 3}\n",
+        "resources: {cpus_per_trial: 1}\n",
+    );
+    let out = sweep(dir.path()).args(["run", "--plain"]).arg(&spec).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let results = dir.path().join("results/cmd");
+    let board = leaderboard(&results);
+    assert_eq!(board.len(), 4);
+    let order: Vec<(&str, &str, &str)> = board
+        .iter()
+        .map(|r| (r["rank"].as_str(), r["x"].as_str(), r["status"].as_str()))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("1", "3", "completed"),
+            ("2", "2.5", "completed"),
+            ("3", "4", "completed"),
+            ("4", "1", "completed")
+        ]
+    );
+    assert_eq!(board[0]["loss"], format!("{}", 1.0 / 3.0), "best epoch's loss");
+    assert_eq!(board[0]["best_epoch"], "3");
+    let mut epochs = csv::Reader::from_path(results.join("epochs.csv")).unwrap();
+    assert_eq!(
+        epochs.headers().unwrap().iter().collect::<Vec<_>>(),
+        ["trial_id", "attempt", "epoch", "loss", "seconds", "x"]
+    );
+    assert_eq!(epochs.records().count(), 12, "4 trials x 3 epochs");
+    // The trial's stdout is kept, log lines and all.
+    let id = &board[0]["trial_id"];
+    let log = std::fs::read_to_string(results.join("trials").join(id).join("stdout.log")).unwrap();
+    assert!(log.starts_with("a log line that is not an event\n"), "{log}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("4 completed") && stdout.contains("best: "), "{stdout}");
+}
+
+#[test]
+fn every_way_a_trial_ends_is_recorded_while_the_rest_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = command_spec(
+        dir.path(),
+        "modes",
+        "  mode: {values: [ok, panic, sigkill, hang, diverge, flaky]}\n  x: {value: 2}\n  sleep: {value: 0.05}\n  epochs: {value: 3}\n",
+        "timeout: 1s\nretries: 1\nresources: {cpus_per_trial: 0, max_concurrent: 6}\n",
+    );
+    let out = sweep(dir.path())
+        .args(["run", "--plain", "--grace", "0.5"])
+        .arg(&spec)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let board = leaderboard(&dir.path().join("results/modes"));
+    let by_mode: HashMap<&str, &HashMap<String, String>> = board.iter().map(|r| (r["mode"].as_str(), r)).collect();
+    let status = |m: &str| by_mode[m]["status"].as_str();
+    assert_eq!(status("ok"), "completed");
+    assert_eq!(status("flaky"), "completed", "a retry recovered it");
+    assert_eq!(by_mode["flaky"]["attempts"], "2");
+    assert_eq!(status("panic"), "failed");
+    assert!(by_mode["panic"]["error"].contains("exit code 101") && by_mode["panic"]["error"].contains("panicked"));
+    assert_eq!(by_mode["panic"]["attempts"], "2", "retried once");
+    assert_eq!(status("sigkill"), "failed");
+    assert!(
+        by_mode["sigkill"]["error"].contains("killed by signal 9 (SIGKILL)"),
+        "{:?}",
+        by_mode["sigkill"]
+    );
+    assert_eq!(status("hang"), "timed_out");
+    assert!(by_mode["hang"]["error"].contains("timeout of 1s"));
+    assert_eq!(status("diverge"), "diverged", "{:?}", by_mode["diverge"]);
+    assert_eq!(by_mode["diverge"]["attempts"], "1", "divergence is not retried");
+    // Ranked: only the completed ones.
+    assert_eq!(board.iter().filter(|r| !r["rank"].is_empty()).count(), 2);
+}
+
+/// Kill -9 the orchestrator at several moments, run again each time: every
+/// trial ends up exactly once in the leaderboard, the CSVs always parse, and
+/// no trial that had completed ever starts again.
+#[test]
+fn kill_9_at_any_moment_then_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = command_spec(
+        dir.path(),
+        "crash",
+        "  mode: {value: ok}\n  x: {values: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]}\n  sleep: {value: 0.1}\n  epochs: {value: 3}\n",
+        "resources: {cpus_per_trial: 0, max_concurrent: 3}\n",
+    );
+    let results = dir.path().join("results/crash");
+    let bin = assert_cmd::cargo::cargo_bin("sweep");
+    for delay_ms in [150u64, 400, 900, 250, 1300] {
+        let mut child = std::process::Command::new(&bin)
+            .current_dir(dir.path())
+            .args(["run", "--plain"])
+            .arg(&spec)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL
+        child.wait().unwrap();
+        if results.join("leaderboard.csv").exists() {
+            let board = leaderboard(&results);
+            assert_eq!(board.len(), 10, "mid-run, the leaderboard is whole");
+        }
+    }
+    let out = sweep(dir.path()).args(["run", "--plain"]).arg(&spec).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let board = leaderboard(&results);
+    assert_eq!(board.len(), 10);
+    let mut ids: Vec<&str> = board.iter().map(|r| r["trial_id"].as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 10, "every trial exactly once");
+    assert!(board.iter().all(|r| r["status"] == "completed"), "{board:?}");
+    let mut epochs = csv::Reader::from_path(results.join("epochs.csv")).unwrap();
+    assert_eq!(epochs.records().map(Result::unwrap).count(), 30);
+    // Nothing that completed ran again.
+    let mut completed: HashMap<String, bool> = HashMap::new();
+    for e in journal(&results) {
+        let trial = e["trial"].as_str().unwrap_or_default().to_string();
+        match e["event"].as_str().unwrap() {
+            "trial_started" => assert!(
+                !completed.get(&trial).copied().unwrap_or(false),
+                "{trial} ran again after completing"
+            ),
+            "trial_finished" if e["status"] == "completed" => {
+                completed.insert(trial, true);
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn ctrl_c_stops_gracefully_and_the_sweep_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = command_spec(
+        dir.path(),
+        "intr",
+        "  mode: {value: ok}\n  x: {values: [0, 1, 2, 3, 4, 5]}\n  sleep: {value: 0.3}\n  epochs: {value: 3}\n",
+        "resources: {cpus_per_trial: 0, max_concurrent: 2}\n",
+    );
+    let bin = assert_cmd::cargo::cargo_bin("sweep");
+    let child = std::process::Command::new(&bin)
+        .current_dir(dir.path())
+        .args(["run", "--plain", "--grace", "2"])
+        .arg(&spec)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    // SAFETY: sends SIGINT to the child we started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let started = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let results = dir.path().join("results/intr");
+    let board = leaderboard(&results);
+    assert_eq!(board.len(), 6);
+    assert!(board.iter().any(|r| r["status"] == "interrupted"), "{board:?}");
+    assert!(
+        board.iter().any(|r| r["status"] == "pending"),
+        "nothing new started after Ctrl-C: {board:?}"
+    );
+    let out = sweep(dir.path()).args(["run", "--plain"]).arg(&spec).output().unwrap();
+    assert!(out.status.success());
+    assert!(leaderboard(&results).iter().all(|r| r["status"] == "completed"));
+}
+
+#[test]
+fn a_changed_spec_is_refused_and_restart_keeps_the_old_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let params = "  mode: {value: ok}\n  x: {values: [1, 2]}\n  sleep: {value: 0}\n  epochs: {value: 1}\n";
+    let spec = command_spec(dir.path(), "chg", params, "");
+    assert!(
+        sweep(dir.path())
+            .args(["run", "--plain"])
+            .arg(&spec)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    // Same spec again: nothing runs twice.
+    let out = sweep(dir.path()).args(["run", "--plain"]).arg(&spec).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("resuming: 2 already done"));
+    let changed = command_spec(
+        dir.path(),
+        "chg",
+        "  mode: {value: ok}\n  x: {values: [1, 2, 5]}\n  sleep: {value: 0}\n  epochs: {value: 1}\n",
+        "",
+    );
+    let out = sweep(dir.path())
+        .args(["run", "--plain"])
+        .arg(&changed)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the trials differ: 1 new, 0 gone") && stderr.contains("--restart"),
+        "{stderr}"
+    );
+    let out = sweep(dir.path())
+        .args(["run", "--plain", "--restart"])
+        .arg(&changed)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(leaderboard(&dir.path().join("results/chg")).len(), 3);
+    let aside: Vec<_> = std::fs::read_dir(dir.path().join("results"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("chg.old-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "the old folder is kept");
+    assert_eq!(leaderboard(&dir.path().join("results").join(&aside[0])).len(), 2);
+}
+
+#[test]
+fn trials_that_can_never_fit_are_refused_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = command_spec(
+        dir.path(),
+        "big",
+        "  mode: {value: ok}\n  x: {value: 1}\n  sleep: {value: 0}\n  epochs: {value: 1}\n",
+        "resources: {gpus_per_trial: 1}\n",
+    );
+    let out = sweep(dir.path())
+        .env("CUDA_VISIBLE_DEVICES", "")
+        .args(["run", "--plain"])
+        .arg(&spec)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("none was found"));
+    assert!(!dir.path().join("results/big").exists(), "nothing written");
+}
+
+#[test]
+fn the_builtin_trainer_sweep_writes_a_ranked_leaderboard() {
+    let dir = tempfile::tempdir().unwrap();
+    // sweeps/lr.yaml on a small slice of MNIST.
+    let text = std::fs::read_to_string(root().join("sweeps/lr.yaml"))
+        .unwrap()
+        .replace(
+            "  momentum: 0.9",
+            &format!(
+                "  momentum: 0.9\n  train_limit: 600\n  val_size: 300\n  test_limit: 200\n  data_dir: {}",
+                root().join("data").display()
+            ),
+        )
+        .replace("    value: 3", "    value: 1");
+    let spec = dir.path().join("lr.yaml");
+    std::fs::write(&spec, text).unwrap();
+    let out = sweep(dir.path())
+        .args(["run", "--plain", "--cpus", "2"])
+        .arg(&spec)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let board = leaderboard(&dir.path().join("results/lr"));
+    assert_eq!(board.len(), 10);
+    let ranks: Vec<&str> = board.iter().map(|r| r["rank"].as_str()).collect();
+    assert_eq!(ranks, ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"]);
+    assert!(board.iter().all(|r| r["device"] == "cpu" && r["epochs"] == "1"));
+    let trial_json = dir
+        .path()
+        .join("results/lr/trials")
+        .join(&board[0]["trial_id"])
+        .join("trial.json");
+    let file: sweep_core::TrialFile = serde_json::from_str(&std::fs::read_to_string(trial_json).unwrap()).unwrap();
+    assert_eq!(
+        file.params["hidden"].to_string(),
+        "[128]",
+        "the trainer's fixed settings reach the worker"
+    );
+}

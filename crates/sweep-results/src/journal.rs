@@ -1,0 +1,392 @@
+//! The append-only journal and its replay.
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use sweep_core::{EpochMetrics, TrialId, TrialStatus};
+
+/// Seconds since the Unix epoch, for journal timestamps.
+pub fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// One journal line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Entry {
+    /// `sweep run` started (or resumed) the sweep.
+    SweepStarted {
+        /// When.
+        time: f64,
+        /// Trials in the plan.
+        trials: usize,
+        /// Trials already finished (kept from an earlier run).
+        kept: usize,
+    },
+    /// An attempt of a trial started.
+    TrialStarted {
+        /// The trial.
+        trial: TrialId,
+        /// Which attempt, from 1.
+        attempt: u32,
+        /// When.
+        time: f64,
+        /// Where it runs (`cpu`, `cuda:0`).
+        device: Option<String>,
+        /// The launcher's handle (process id, SLURM job id).
+        job: Option<String>,
+    },
+    /// An epoch of a trial finished.
+    Epoch {
+        /// The trial.
+        trial: TrialId,
+        /// Which attempt.
+        attempt: u32,
+        /// The epoch, from 1.
+        epoch: u32,
+        /// Its metrics.
+        metrics: EpochMetrics,
+    },
+    /// An attempt of a trial ended.
+    TrialFinished {
+        /// The trial.
+        trial: TrialId,
+        /// Which attempt.
+        attempt: u32,
+        /// When.
+        time: f64,
+        /// How it ended.
+        status: TrialStatus,
+        /// Final metrics (test_accuracy, best_epoch, ...).
+        #[serde(default)]
+        metrics: EpochMetrics,
+        /// Why it failed, for a person.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        /// Seconds the attempt ran.
+        seconds: f64,
+        /// Whether the trial will be tried again.
+        #[serde(default)]
+        retry: bool,
+    },
+    /// The sweep stopped (finished, or interrupted).
+    SweepStopped {
+        /// When.
+        time: f64,
+        /// True when Ctrl-C (or SIGTERM) stopped it.
+        interrupted: bool,
+    },
+}
+
+/// Why the journal could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// Reading or writing failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The journal.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A line in the middle is not an entry: the file was damaged or edited.
+    #[error("{}:{line}: not a journal entry ({reason})", path.display())]
+    Corrupt {
+        /// The journal.
+        path: PathBuf,
+        /// The line, from 1.
+        line: usize,
+        /// What the parser said.
+        reason: String,
+    },
+}
+
+/// An open journal, appending.
+#[derive(Debug)]
+pub struct Journal {
+    file: File,
+    path: PathBuf,
+}
+
+impl Journal {
+    /// Opens (creating if needed) the journal for appending. A last line torn
+    /// by a crash is cut off first, so new entries start on a line of their own.
+    pub fn open(path: &Path) -> Result<Journal, JournalError> {
+        let io = |source| JournalError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Ok(bytes) = std::fs::read(path)
+            && !bytes.is_empty()
+            && !bytes.ends_with(b"\n")
+        {
+            let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            let f = OpenOptions::new().write(true).open(path).map_err(io)?;
+            f.set_len(keep as u64).map_err(io)?;
+            f.sync_all().map_err(io)?;
+        }
+        let file = OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
+        Ok(Journal {
+            file,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Appends one entry and syncs it to disk before returning.
+    pub fn append(&mut self, entry: &Entry) -> Result<(), JournalError> {
+        let mut line = serde_json::to_vec(entry).expect("entries serialize");
+        line.push(b'\n');
+        let io = |source| JournalError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        self.file.write_all(&line).map_err(io)?;
+        self.file.sync_data().map_err(io)
+    }
+
+    /// Rebuilds every trial's state from the journal at `path` (empty if absent).
+    pub fn replay(path: &Path) -> Result<Replay, JournalError> {
+        let mut replay = Replay::default();
+        let file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(replay),
+            Err(source) => {
+                return Err(JournalError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        let lines: Vec<String> = BufReader::new(file)
+            .lines()
+            .collect::<Result<_, _>>()
+            .map_err(|source| JournalError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let last = lines.len();
+        for (i, line) in lines.iter().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<Entry>(line) {
+                Ok(entry) => replay.apply(entry),
+                // A crash can tear the last line; anywhere else is damage.
+                Err(_) if i + 1 == last => replay.torn_tail = true,
+                Err(e) => {
+                    return Err(JournalError::Corrupt {
+                        path: path.to_path_buf(),
+                        line: i + 1,
+                        reason: e.to_string(),
+                    });
+                }
+            }
+        }
+        Ok(replay)
+    }
+}
+
+/// What the journal says of one trial.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrialRecord {
+    /// Its latest status.
+    pub status: TrialStatus,
+    /// Attempts started.
+    pub attempts: u32,
+    /// Attempts that failed (count against `retries`; interruptions do not).
+    pub failures: u32,
+    /// The epochs of the latest attempt.
+    pub epochs: Vec<(u32, EpochMetrics)>,
+    /// Final metrics of the latest attempt.
+    pub final_metrics: EpochMetrics,
+    /// Why the latest attempt failed.
+    pub error: Option<String>,
+    /// Where the latest attempt ran.
+    pub device: Option<String>,
+    /// The launcher's handle of each attempt.
+    pub jobs: Vec<String>,
+    /// Seconds the latest attempt ran (while running: since it started).
+    pub seconds: f64,
+    /// When the latest attempt started.
+    pub started: f64,
+    /// Whether a retry was promised after the latest attempt.
+    pub retry: bool,
+}
+
+impl TrialRecord {
+    /// True when the trial is finished for good: a resume keeps it.
+    pub fn is_done(&self) -> bool {
+        self.status.is_final() && !self.retry
+    }
+}
+
+/// The state of every trial the journal mentions.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Replay {
+    /// By trial id.
+    pub trials: HashMap<TrialId, TrialRecord>,
+    /// Whether the last line was torn (a crash mid-write).
+    pub torn_tail: bool,
+    /// Whether the sweep was ever started.
+    pub started: bool,
+}
+
+impl Replay {
+    /// Applies one entry.
+    pub fn apply(&mut self, entry: Entry) {
+        match entry {
+            Entry::SweepStarted { .. } => self.started = true,
+            Entry::SweepStopped { .. } => {}
+            Entry::TrialStarted {
+                trial,
+                attempt,
+                time,
+                device,
+                job,
+            } => {
+                let r = self.trials.entry(trial).or_insert_with(|| TrialRecord {
+                    status: TrialStatus::Running,
+                    attempts: 0,
+                    failures: 0,
+                    epochs: Vec::new(),
+                    final_metrics: EpochMetrics::new(),
+                    error: None,
+                    device: None,
+                    jobs: Vec::new(),
+                    seconds: 0.0,
+                    started: time,
+                    retry: false,
+                });
+                r.status = TrialStatus::Running;
+                r.attempts = r.attempts.max(attempt);
+                r.epochs.clear();
+                r.final_metrics.clear();
+                r.error = None;
+                r.device = device;
+                r.jobs.extend(job);
+                r.started = time;
+                r.retry = false;
+            }
+            Entry::Epoch {
+                trial, epoch, metrics, ..
+            } => {
+                if let Some(r) = self.trials.get_mut(&trial) {
+                    r.epochs.retain(|(e, _)| *e != epoch);
+                    r.epochs.push((epoch, metrics));
+                }
+            }
+            Entry::TrialFinished {
+                trial,
+                status,
+                metrics,
+                error,
+                seconds,
+                retry,
+                ..
+            } => {
+                if let Some(r) = self.trials.get_mut(&trial) {
+                    r.status = status;
+                    r.final_metrics = metrics;
+                    r.error = error;
+                    r.seconds = seconds;
+                    r.retry = retry;
+                    if matches!(status, TrialStatus::Failed | TrialStatus::TimedOut) {
+                        r.failures += 1;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn started(id: &str, attempt: u32) -> Entry {
+        Entry::TrialStarted {
+            trial: TrialId::from_string(id),
+            attempt,
+            time: 1.0,
+            device: None,
+            job: Some("42".into()),
+        }
+    }
+
+    fn finished(id: &str, attempt: u32, status: TrialStatus, retry: bool) -> Entry {
+        Entry::TrialFinished {
+            trial: TrialId::from_string(id),
+            attempt,
+            time: 2.0,
+            status,
+            metrics: EpochMetrics::new(),
+            error: None,
+            seconds: 1.0,
+            retry,
+        }
+    }
+
+    #[test]
+    fn replay_follows_attempts_and_retries() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let mut j = Journal::open(&path).unwrap();
+        for e in [
+            started("a", 1),
+            finished("a", 1, TrialStatus::Failed, true),
+            started("a", 2),
+            finished("a", 2, TrialStatus::Completed, false),
+            started("b", 1),
+            finished("b", 1, TrialStatus::Failed, true),
+            started("c", 1),
+        ] {
+            j.append(&e).unwrap();
+        }
+        let r = Journal::replay(&path).unwrap();
+        let a = &r.trials[&TrialId::from_string("a")];
+        assert!(a.is_done());
+        assert_eq!((a.attempts, a.failures, a.jobs.len()), (2, 1, 2));
+        assert!(
+            !r.trials[&TrialId::from_string("b")].is_done(),
+            "a promised retry is not done"
+        );
+        assert_eq!(r.trials[&TrialId::from_string("c")].status, TrialStatus::Running);
+    }
+
+    #[test]
+    fn a_torn_last_line_is_tolerated_and_cut_before_appending() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let mut j = Journal::open(&path).unwrap();
+        j.append(&started("a", 1)).unwrap();
+        drop(j);
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("{\"event\":\"trial_fin");
+        std::fs::write(&path, &text).unwrap();
+        let r = Journal::replay(&path).unwrap();
+        assert!(r.torn_tail);
+        assert_eq!(r.trials.len(), 1);
+        let mut j = Journal::open(&path).unwrap();
+        j.append(&finished("a", 1, TrialStatus::Completed, false)).unwrap();
+        let r = Journal::replay(&path).unwrap();
+        assert!(!r.torn_tail);
+        assert!(r.trials[&TrialId::from_string("a")].is_done());
+    }
+
+    #[test]
+    fn damage_in_the_middle_is_an_error_with_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        std::fs::write(
+            &path,
+            "not json\n{\"event\":\"sweep_stopped\",\"time\":1,\"interrupted\":false}\n",
+        )
+        .unwrap();
+        let err = Journal::replay(&path).unwrap_err().to_string();
+        assert!(err.contains("journal.jsonl:1: not a journal entry"), "{err}");
+    }
+}

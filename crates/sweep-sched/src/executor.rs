@@ -1,0 +1,303 @@
+//! One trial attempt as a child process: started in its own process group,
+//! its stdout read as the worker protocol, stopped on timeout or Ctrl-C with
+//! SIGTERM to the group, a grace period, then SIGKILL.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+use sweep_core::{EpochMetrics, TrialEvent, TrialId, TrialStatus};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::{mpsc, watch};
+
+/// Lines of stderr kept for the error message of a failed trial.
+const STDERR_TAIL: usize = 8;
+
+/// What to run for one attempt.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The trial.
+    pub trial: TrialId,
+    /// The attempt, from 1.
+    pub attempt: u32,
+    /// Program and arguments (no shell).
+    pub argv: Vec<String>,
+    /// Environment added to the orchestrator's.
+    pub env: Vec<(String, String)>,
+    /// Where the worker's stdout goes (appended).
+    pub stdout_log: PathBuf,
+    /// Where the worker's stderr goes (appended).
+    pub stderr_log: PathBuf,
+    /// Per-attempt time limit.
+    pub timeout: Option<Duration>,
+    /// Time between SIGTERM and SIGKILL.
+    pub grace: Duration,
+}
+
+/// Whether running trials should stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cancel {
+    /// Keep going.
+    Run,
+    /// Stop gracefully: SIGTERM, grace period, SIGKILL.
+    Graceful,
+    /// Stop now: SIGKILL.
+    Kill,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// Its status.
+    pub status: TrialStatus,
+    /// Final metrics from the `done` event.
+    pub metrics: EpochMetrics,
+    /// Why it did not complete.
+    pub error: Option<String>,
+    /// How long it ran.
+    pub seconds: f64,
+}
+
+/// What an executor tells the dispatcher.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExecMsg {
+    /// The process is running.
+    Started {
+        /// The trial.
+        trial: TrialId,
+        /// Its process id.
+        pid: u32,
+    },
+    /// A protocol event from the worker.
+    Event {
+        /// The trial.
+        trial: TrialId,
+        /// The event.
+        event: TrialEvent,
+    },
+    /// The attempt ended.
+    Finished {
+        /// The trial.
+        trial: TrialId,
+        /// How.
+        outcome: Outcome,
+    },
+}
+
+fn signal_group(pid: u32, sig: i32) {
+    // SAFETY: killpg only sends a signal; the group is the child's own (it
+    // was started with process_group(0)), so nothing else is hit.
+    unsafe {
+        libc::killpg(pid as libc::pid_t, sig);
+    }
+}
+
+fn describe_exit(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(sig)) => format!("killed by signal {sig} ({})", signal_name(sig)),
+        _ => "ended without an exit code".into(),
+    }
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGINT => "SIGINT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGILL => "SIGILL",
+        _ => "signal",
+    }
+}
+
+/// Runs one attempt to its end, reporting through `tx`.
+pub async fn execute(job: Job, tx: mpsc::UnboundedSender<ExecMsg>, mut cancel: watch::Receiver<Cancel>) {
+    let started = Instant::now();
+    let finish = |status, error: Option<String>, metrics| ExecMsg::Finished {
+        trial: job.trial.clone(),
+        outcome: Outcome {
+            status,
+            metrics,
+            error,
+            seconds: started.elapsed().as_secs_f64(),
+        },
+    };
+    let open = |p: &PathBuf| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .map(tokio::fs::File::from_std)
+    };
+    let (mut out_log, mut err_log) = match (open(&job.stdout_log), open(&job.stderr_log)) {
+        (Ok(o), Ok(e)) => (o, e),
+        (Err(e), _) | (_, Err(e)) => {
+            let _ = tx.send(finish(
+                TrialStatus::Failed,
+                Some(format!("cannot open the trial's logs: {e}")),
+                EpochMetrics::new(),
+            ));
+            return;
+        }
+    };
+    let mut cmd = tokio::process::Command::new(&job.argv[0]);
+    cmd.args(&job.argv[1..])
+        .envs(job.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    // SAFETY: prctl in the forked child before exec; it touches no memory of
+    // the parent. Linux only: a trial dies with the orchestrator (even when
+    // that is killed with -9) instead of running on as an orphan that a
+    // resumed sweep would start again.
+    #[cfg(target_os = "linux")]
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            let msg = format!("cannot start `{}`: {e}", job.argv[0]);
+            let _ = err_log.write_all(format!("{msg}\n").as_bytes()).await;
+            let _ = tx.send(finish(TrialStatus::Failed, Some(msg), EpochMetrics::new()));
+            return;
+        }
+    };
+    let pid = child.id().unwrap_or(0);
+    let _ = tx.send(ExecMsg::Started {
+        trial: job.trial.clone(),
+        pid,
+    });
+
+    // stdout: the protocol, also logged as is.
+    let stdout = child.stdout.take().expect("piped stdout");
+    let tx_out = tx.clone();
+    let trial = job.trial.clone();
+    let out_task = tokio::spawn(async move {
+        let mut lines = BufReader::new(stdout).lines();
+        let (mut done, mut diverged, mut error) = (None, None, None);
+        while let Ok(Some(line)) = lines.next_line().await {
+            let _ = out_log.write_all(line.as_bytes()).await;
+            let _ = out_log.write_all(b"\n").await;
+            let Some(event) = TrialEvent::parse_line(&line) else {
+                continue;
+            };
+            match &event {
+                TrialEvent::Done { metrics } => done = Some(metrics.clone()),
+                TrialEvent::Diverged { epoch, reason } => diverged = Some(format!("epoch {epoch}: {reason}")),
+                TrialEvent::Error { message } => error = Some(message.clone()),
+                _ => {}
+            }
+            let _ = tx_out.send(ExecMsg::Event {
+                trial: trial.clone(),
+                event,
+            });
+        }
+        let _ = out_log.flush().await;
+        (done, diverged, error)
+    });
+    // stderr: logged, the last lines kept for the error message.
+    let stderr = child.stderr.take().expect("piped stderr");
+    let err_task = tokio::spawn(async move {
+        let mut lines = BufReader::new(stderr).lines();
+        let mut tail = VecDeque::with_capacity(STDERR_TAIL);
+        while let Ok(Some(line)) = lines.next_line().await {
+            let _ = err_log.write_all(line.as_bytes()).await;
+            let _ = err_log.write_all(b"\n").await;
+            if tail.len() == STDERR_TAIL {
+                tail.pop_front();
+            }
+            tail.push_back(line);
+        }
+        let _ = err_log.flush().await;
+        tail
+    });
+
+    enum End {
+        Exited(std::io::Result<ExitStatus>),
+        TimedOut,
+        Cancelled,
+    }
+    let deadline = job.timeout.map(|t| tokio::time::Instant::now() + t);
+    let end = tokio::select! {
+        status = child.wait() => End::Exited(status),
+        _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => End::TimedOut,
+        _ = async { while *cancel.borrow_and_update() == Cancel::Run { if cancel.changed().await.is_err() { std::future::pending::<()>().await } } } => End::Cancelled,
+    };
+    let exit = match &end {
+        End::Exited(status) => status.as_ref().ok().copied(),
+        End::TimedOut | End::Cancelled => {
+            let kill_now = *cancel.borrow() == Cancel::Kill;
+            signal_group(pid, if kill_now { libc::SIGKILL } else { libc::SIGTERM });
+            tokio::select! {
+                status = child.wait() => status.ok(),
+                _ = tokio::time::sleep(job.grace) => { signal_group(pid, libc::SIGKILL); child.wait().await.ok() }
+                _ = async { while *cancel.borrow_and_update() != Cancel::Kill { if cancel.changed().await.is_err() { std::future::pending::<()>().await } } } => {
+                    signal_group(pid, libc::SIGKILL);
+                    child.wait().await.ok()
+                }
+            }
+        }
+    };
+    // Stragglers the trial left in its group would hold the pipes open.
+    signal_group(pid, libc::SIGKILL);
+    let (done, diverged, error) = tokio::time::timeout(Duration::from_secs(5), out_task)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    let tail = tokio::time::timeout(Duration::from_secs(5), err_task)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+
+    let with_tail = |msg: String| {
+        if tail.is_empty() {
+            msg
+        } else {
+            format!(
+                "{msg}; stderr: {}",
+                tail.iter().map(String::as_str).collect::<Vec<_>>().join("\n")
+            )
+        }
+    };
+    let metrics = done.clone().unwrap_or_default();
+    let msg = match end {
+        End::TimedOut => {
+            let t = job.timeout.unwrap_or_default();
+            finish(
+                TrialStatus::TimedOut,
+                Some(format!(
+                    "ran past its timeout of {}",
+                    sweep_spec::duration::format_duration(t)
+                )),
+                metrics,
+            )
+        }
+        End::Cancelled => finish(TrialStatus::Interrupted, Some("interrupted".into()), metrics),
+        End::Exited(_) => match (exit, diverged) {
+            (_, Some(reason)) => finish(TrialStatus::Diverged, Some(reason), metrics),
+            (Some(s), None) if s.success() => finish(TrialStatus::Completed, None, metrics),
+            (Some(s), None) => {
+                let why = error.map_or_else(|| describe_exit(s), |e| format!("{e} ({})", describe_exit(s)));
+                finish(TrialStatus::Failed, Some(with_tail(why)), metrics)
+            }
+            (None, None) => finish(
+                TrialStatus::Failed,
+                Some(with_tail("lost track of the process".into())),
+                metrics,
+            ),
+        },
+    };
+    let _ = tx.send(msg);
+}

@@ -1,0 +1,48 @@
+//! The sweep scheduler.
+//!
+//! [`run_sweep`] runs a planned sweep on this machine, as cargo-nextest runs
+//! tests: one dispatcher task owns all run state (the queue, the [`pool`] of
+//! CPU slots and GPUs, the journal and the tables) and reacts to messages from
+//! one [`executor`] per running trial, to retry timers and to Ctrl-C. Each
+//! trial is a child process in its own process group: `sweep worker` for the
+//! built-in trainer, or the spec's `command:`. The scheduler never links the
+//! trainer; it speaks the worker protocol (`sweep_core::TrialEvent`).
+
+pub mod executor;
+pub mod gpus;
+pub mod pool;
+mod resume;
+mod run;
+
+pub use run::{Progress, RunOptions, Summary, run_sweep, substitute};
+
+use std::path::PathBuf;
+
+/// Why a sweep could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum SchedError {
+    /// The trials can never fit on this machine.
+    #[error("no trial can start: {0}")]
+    NeverFits(String),
+    /// A resume with a spec that would change the results.
+    #[error(
+        "{} holds a sweep run with a different spec:\n{}\nrun with --restart to start over (the old folder is kept, renamed), or restore the spec",
+        folder.display(),
+        changes.iter().map(|c| format!("  - {c}")).collect::<Vec<_>>().join("\n")
+    )]
+    SpecChanged {
+        /// The results folder.
+        folder: PathBuf,
+        /// What changed.
+        changes: Vec<String>,
+    },
+    /// The spec stored in the results folder cannot be read any more.
+    #[error("the results folder's spec.yaml is not a valid spec any more ({0}); use --restart")]
+    OldSpec(String),
+    /// The journal is damaged or cannot be written.
+    #[error(transparent)]
+    Journal(#[from] sweep_results::JournalError),
+    /// A file could not be written.
+    #[error("{path}: {err}", path = .0.display(), err = .1)]
+    Io(PathBuf, std::io::Error),
+}
