@@ -243,9 +243,8 @@ pub async fn run_sweep(
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(io)?;
 
     loop {
-        // Launch what fits.
-        while !stopping {
-            let Some(&ordinal) = queue.front() else { break };
+        // Launch what fits (nothing new once stopping).
+        while let Some(&ordinal) = queue.front().filter(|_| !stopping) {
             let Some(alloc) = pool.try_acquire(request) else { break };
             queue.pop_front();
             let trial = &plan.trials[ordinal];
