@@ -14,6 +14,9 @@ use sweep_results::{Entry, Journal, Replay, ResultsDir, TrialInfo, now, write_ta
 use sweep_spec::{Plan, Spec, Trainer, Trial};
 use tokio::sync::{mpsc, watch};
 
+/// The most often the CSV tables are rewritten while trials finish.
+const TABLES_EVERY: Duration = Duration::from_millis(500);
+
 /// How `sweep run` runs.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -239,6 +242,12 @@ pub async fn run_sweep(
     let mut running: HashMap<TrialId, Running> = HashMap::new();
     let mut retries_pending = 0usize;
     let mut stopping = false;
+    // Tables are rewritten after a finished trial, at most once per
+    // TABLES_EVERY (the journal is synced at every event regardless): with
+    // many short trials, rewriting and syncing two files per trial would
+    // make the dispatcher the bottleneck.
+    let mut tables_written = tokio::time::Instant::now();
+    let mut tables_dirty = false;
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).map_err(io)?;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(io)?;
 
@@ -284,6 +293,12 @@ pub async fn run_sweep(
             break;
         }
         let msg = tokio::select! {
+            _ = tokio::time::sleep_until(tables_written + TABLES_EVERY), if tables_dirty => {
+                write_tables(dir, &infos, &columns, &replay, &spec.metric).map_err(io)?;
+                tables_written = tokio::time::Instant::now();
+                tables_dirty = false;
+                continue
+            }
             Some(m) = exec_rx.recv() => Msg::Exec(m),
             Some(m) = rx.recv() => m,
             _ = sigint.recv() => { stop(&mut stopping, &cancel_tx, report); continue }
@@ -354,7 +369,13 @@ pub async fn run_sweep(
                         let _ = tx.send(Msg::RetryDue(ordinal));
                     });
                 }
-                write_tables(dir, &infos, &columns, &replay, &spec.metric).map_err(io)?;
+                if tables_written.elapsed() >= TABLES_EVERY {
+                    write_tables(dir, &infos, &columns, &replay, &spec.metric).map_err(io)?;
+                    tables_written = tokio::time::Instant::now();
+                    tables_dirty = false;
+                } else {
+                    tables_dirty = true;
+                }
                 let metric = sweep_results::leaderboard_rows(&[infos[run.ordinal]], &replay, &spec.metric)
                     .first()
                     .and_then(|r| r.metric);
