@@ -9,7 +9,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 use sweep_core::{TrialId, TrialStatus, format_float};
-use sweep_results::{ResultsDir, TrialInfo, leaderboard_rows};
+use sweep_results::{ResultsDir, leaderboard_rows};
 use sweep_sched::{Progress, RunOptions, run_sweep};
 use sweep_spec::{Spec, Trial};
 
@@ -229,16 +229,7 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     display.finish();
 
     // The end: top trials, the best one's parameters, where the files are.
-    let infos: Vec<TrialInfo> = plan
-        .trials
-        .iter()
-        .map(|t| TrialInfo {
-            id: &t.id,
-            ordinal: t.ordinal,
-            params: &t.params,
-            seed: t.seed,
-        })
-        .collect();
+    let infos = sweep_sched::trial_infos(&plan);
     let rows = leaderboard_rows(&infos, &summary.replay, &spec.metric);
     let mut counts: Vec<(TrialStatus, usize)> = Vec::new();
     for r in &rows {

@@ -14,7 +14,7 @@ pub mod pool;
 mod resume;
 mod run;
 
-pub use run::{Progress, RunOptions, Summary, run_sweep, substitute};
+pub use run::{Progress, RunOptions, Summary, run_sweep, substitute, trial_infos};
 
 use std::path::PathBuf;
 

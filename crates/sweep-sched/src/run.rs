@@ -124,6 +124,19 @@ enum Msg {
     RetryDue(usize),
 }
 
+/// The plan's trials as the results tables see them.
+pub fn trial_infos(plan: &Plan) -> Vec<TrialInfo<'_>> {
+    plan.trials
+        .iter()
+        .map(|t| TrialInfo {
+            id: &t.id,
+            ordinal: t.ordinal,
+            params: &t.params,
+            seed: t.seed,
+        })
+        .collect()
+}
+
 /// The argv words of a `command:` trainer, placeholders filled in.
 pub fn substitute(argv: &[String], params: &Params, trial_id: &TrialId, trial_dir: &str, seed: u64) -> Vec<String> {
     argv.iter()
@@ -179,16 +192,7 @@ pub async fn run_sweep(
     let io = |e: std::io::Error| SchedError::Io(dir.root().to_path_buf(), e);
     let mut replay = Journal::replay(&dir.journal())?;
     let mut journal = Journal::open(&dir.journal())?;
-    let infos: Vec<TrialInfo> = plan
-        .trials
-        .iter()
-        .map(|t| TrialInfo {
-            id: &t.id,
-            ordinal: t.ordinal,
-            params: &t.params,
-            seed: t.seed,
-        })
-        .collect();
+    let infos = trial_infos(plan);
     let columns: Vec<String> = spec.parameters.iter().map(|p| p.name.clone()).collect();
 
     // A trial the journal shows as running was cut off by a crash: it ran,
