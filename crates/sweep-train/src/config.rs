@@ -4,7 +4,7 @@
 use crate::augment::Augment;
 use crate::model::Activation;
 use std::path::PathBuf;
-use sweep_core::builtin::{self, PARAMS};
+use sweep_core::builtin;
 use sweep_core::{Goal, Metric, ParamValue, Params};
 
 /// Which network.
@@ -243,7 +243,6 @@ impl TrainConfig {
             rotation_deg: f("rotation") as f32,
             scale: f("scale") as f32,
         });
-        let _ = PARAMS; // every name above is one of builtin::PARAMS (value_or_default panics otherwise)
         Ok(TrainConfig {
             model: if s("model") == "cnn" {
                 ModelKind::Cnn

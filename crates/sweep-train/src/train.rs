@@ -281,10 +281,11 @@ impl Batcher {
         self.labels.extend(idx.iter().map(|&i| i64::from(split.labels[i])));
     }
 
-    fn tensors<B: Backend>(&self, size: usize, device: &Device<B>) -> (Tensor<B, 2>, Tensor<B, 1, Int>) {
+    /// Hands the filled buffers to burn (moved, not copied: this is the hot path).
+    fn tensors<B: Backend>(&mut self, size: usize, device: &Device<B>) -> (Tensor<B, 2>, Tensor<B, 1, Int>) {
         let n = self.labels.len();
-        let x = Tensor::<B, 2>::from_data(TensorData::new(self.buf.clone(), [n, size]), device);
-        let y = Tensor::<B, 1, Int>::from_data(TensorData::new(self.labels.clone(), [n]), device);
+        let x = Tensor::<B, 2>::from_data(TensorData::new(std::mem::take(&mut self.buf), [n, size]), device);
+        let y = Tensor::<B, 1, Int>::from_data(TensorData::new(std::mem::take(&mut self.labels), [n]), device);
         (x, y)
     }
 }
