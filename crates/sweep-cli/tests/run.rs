@@ -349,3 +349,192 @@ fn the_builtin_trainer_sweep_writes_a_ranked_leaderboard() {
         "the trainer's fixed settings reach the worker"
     );
 }
+
+/// Whether process `pid` is gone (or a zombie, dead and waiting to be reaped).
+fn is_dead(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        // "pid (comm) S ...": the state follows the last ')'.
+        Ok(stat) => stat.rsplit(')').next().and_then(|s| s.split_whitespace().next()) == Some("Z"),
+    }
+}
+
+/// Waits until every trial of `results` has written its pid, and returns them.
+fn trial_pids(results: &Path, n: usize) -> Vec<i32> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let pids: Vec<i32> = std::fs::read_dir(results.join("trials"))
+            .into_iter()
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.unwrap().path().join("pid")).ok())
+            .filter_map(|s| s.trim().parse().ok())
+            .collect();
+        if pids.len() == n {
+            return pids;
+        }
+        assert!(Instant::now() < deadline, "the trials did not start: {pids:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn wait_dead(pids: &[i32], within: Duration) {
+    let deadline = Instant::now() + within;
+    while !pids.iter().all(|&p| is_dead(p)) {
+        if Instant::now() > deadline {
+            for &p in pids {
+                // SAFETY: kills the test's own leftover trial processes.
+                unsafe { libc::kill(p, libc::SIGKILL) };
+            }
+            panic!("trial processes outlived the orchestrator: {pids:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_second_ctrl_c_kills_trials_that_ignore_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = command_spec(
+        dir.path(),
+        "stubborn",
+        "  mode: {value: stubborn}\n  x: {values: [1, 2]}\n  sleep: {value: 0}\n  epochs: {value: 1}\n",
+        "resources: {cpus_per_trial: 0, max_concurrent: 2}\n",
+    );
+    let bin = assert_cmd::cargo::cargo_bin("sweep");
+    let child = std::process::Command::new(&bin)
+        .current_dir(dir.path())
+        .args(["run", "--plain", "--grace", "60"])
+        .arg(&spec)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let results = dir.path().join("results/stubborn");
+    let pids = trial_pids(&results, 2);
+    let sigint = || {
+        // SAFETY: sends SIGINT to the child we started.
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    };
+    sigint();
+    // The trials ignore the SIGTERM of a graceful stop: the grace (60 s) runs.
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(pids.iter().all(|&p| !is_dead(p)), "graceful: no SIGKILL before the grace ends");
+    let second = Instant::now();
+    sigint();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(second.elapsed() < Duration::from_secs(10), "the second Ctrl-C did not wait out the grace");
+    assert!(stderr.contains("second interrupt: killing running trials"), "{stderr}");
+    wait_dead(&pids, Duration::from_secs(2));
+    let board = leaderboard(&results);
+    assert!(board.iter().all(|r| r["status"] == "interrupted"), "{board:?}");
+}
+
+#[test]
+fn trials_die_with_an_orchestrator_killed_by_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = command_spec(
+        dir.path(),
+        "orphans",
+        "  mode: {value: stubborn}\n  x: {values: [1, 2, 3]}\n  sleep: {value: 0}\n  epochs: {value: 1}\n",
+        "resources: {cpus_per_trial: 0, max_concurrent: 3}\n",
+    );
+    let bin = assert_cmd::cargo::cargo_bin("sweep");
+    let mut child = std::process::Command::new(&bin)
+        .current_dir(dir.path())
+        .args(["run", "--plain"])
+        .arg(&spec)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pids = trial_pids(&dir.path().join("results/orphans"), 3);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Left running, they would hold their GPUs and be started again by a resume.
+    wait_dead(&pids, Duration::from_secs(5));
+}
+
+/// Runs `sweep run` with its stderr on a pseudo-terminal and returns what the
+/// terminal received, and the exit status.
+fn run_on_a_terminal(dir: &Path, spec: &Path) -> (String, std::process::ExitStatus) {
+    use std::io::Read;
+    use std::os::fd::FromRawFd;
+    let (mut master, mut slave) = (0, 0);
+    let size = libc::winsize {
+        ws_row: 40,
+        ws_col: 120,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: openpty writes two new descriptors into master and slave.
+    let rc = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), &size) };
+    assert_eq!(rc, 0, "openpty failed");
+    // SAFETY: both descriptors were just opened and are owned here alone.
+    let (mut master, slave) = unsafe { (std::fs::File::from_raw_fd(master), std::fs::File::from_raw_fd(slave)) };
+    let reader = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        // EIO once the last holder of the terminal's other end has closed it.
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&seen).into_owned()
+    });
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("sweep"))
+        .current_dir(dir)
+        .args(["run", "--results", "results"])
+        .arg(spec)
+        .env("TERM", "xterm-256color")
+        .stdout(Stdio::null())
+        .stderr(slave)
+        .spawn()
+        .unwrap();
+    let status = child.wait().unwrap();
+    (reader.join().unwrap(), status)
+}
+
+/// The text of terminal output, its escape sequences (`ESC [ ... letter`) removed.
+fn strip_escapes(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+fn on_a_terminal_the_display_shows_progress_and_a_line_per_running_trial() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = command_spec(
+        dir.path(),
+        "tty",
+        "  mode: {value: ok}\n  x: {values: [1, 2, 3]}\n  sleep: {value: 0.4}\n  epochs: {value: 3}\n",
+        "resources: {cpus_per_trial: 0, max_concurrent: 2}\n",
+    );
+    let (raw, status) = run_on_a_terminal(dir.path(), &spec);
+    // Cursor movement and styles: lines are redrawn in place, not appended.
+    assert!(raw.contains("\u{1b}[1A") && raw.contains("\u{1b}[2K"), "no redrawing: {raw}");
+    let screen = strip_escapes(&raw);
+    assert!(status.success(), "{screen}");
+    // The overall bar, with an ETA.
+    assert!(screen.contains("sweep [") && screen.contains("/3 trials") && screen.contains("eta"), "{screen}");
+    // A line per running trial: its parameters, device, epoch and metric.
+    assert!(screen.contains("mode=ok") && screen.contains("on cpu"), "{screen}");
+    assert!(screen.contains("epoch 2/3 loss "), "{screen}");
+    // Finished trials are printed above the bars.
+    assert_eq!(screen.matches("completed").count(), 3, "{screen}");
+}

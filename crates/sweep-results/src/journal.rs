@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
 use sweep_core::{EpochMetrics, TrialId, TrialStatus};
 
 /// Seconds since the Unix epoch, for journal timestamps.
@@ -106,10 +107,61 @@ pub enum JournalError {
 }
 
 /// An open journal, appending.
+///
+/// Every entry is written to the file (`write(2)`) before [`Journal::append`]
+/// returns, so a killed orchestrator (`kill -9`, a panic) loses nothing. The
+/// `fdatasync` that makes entries survive a power cut runs on a thread of its
+/// own, as group commit: it starts as soon as an entry is written and covers
+/// every entry written before it began, so the dispatcher never waits for the
+/// disk. [`Journal::sync`] waits until everything written is on disk.
 #[derive(Debug)]
 pub struct Journal {
     file: File,
     path: PathBuf,
+    written: u64,
+    syncer: Arc<Syncer>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+#[derive(Debug, Default)]
+struct SyncState {
+    /// Entries written to the file.
+    written: u64,
+    /// Entries known to be on disk.
+    synced: u64,
+    /// The first sync that failed.
+    error: Option<std::io::ErrorKind>,
+    /// The journal was closed: sync what is left and end.
+    closing: bool,
+}
+
+#[derive(Debug, Default)]
+struct Syncer {
+    state: Mutex<SyncState>,
+    wake: Condvar,
+}
+
+impl Syncer {
+    fn run(&self, file: File) {
+        let mut state = self.state.lock().expect("journal sync state");
+        loop {
+            while state.synced == state.written && !state.closing {
+                state = self.wake.wait(state).expect("journal sync state");
+            }
+            if state.synced == state.written {
+                return;
+            }
+            let target = state.written;
+            drop(state);
+            let result = file.sync_data();
+            state = self.state.lock().expect("journal sync state");
+            if let Err(e) = result {
+                state.error.get_or_insert(e.kind());
+            }
+            state.synced = target;
+            self.wake.notify_all();
+        }
+    }
 }
 
 impl Journal {
@@ -130,22 +182,57 @@ impl Journal {
             f.sync_all().map_err(io)?;
         }
         let file = OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
+        let for_sync = file.try_clone().map_err(io)?;
+        let syncer = Arc::new(Syncer::default());
+        let thread = std::thread::Builder::new()
+            .name("journal-sync".into())
+            .spawn({
+                let syncer = Arc::clone(&syncer);
+                move || syncer.run(for_sync)
+            })
+            .map_err(io)?;
         Ok(Journal {
             file,
             path: path.to_path_buf(),
+            written: 0,
+            syncer,
+            thread: Some(thread),
         })
     }
 
-    /// Appends one entry and syncs it to disk before returning.
+    /// Appends one entry: written to the file before returning, and handed
+    /// to the sync thread. A sync that failed earlier is reported here.
     pub fn append(&mut self, entry: &Entry) -> Result<(), JournalError> {
         let mut line = serde_json::to_vec(entry).expect("entries serialize");
         line.push(b'\n');
-        let io = |source| JournalError::Io {
+        self.file.write_all(&line).map_err(|source| JournalError::Io {
             path: self.path.clone(),
             source,
-        };
-        self.file.write_all(&line).map_err(io)?;
-        self.file.sync_data().map_err(io)
+        })?;
+        self.written += 1;
+        let mut state = self.syncer.state.lock().expect("journal sync state");
+        state.written = self.written;
+        self.syncer.wake.notify_all();
+        self.sync_error(&state)
+    }
+
+    /// Waits until every entry appended so far is on disk.
+    pub fn sync(&mut self) -> Result<(), JournalError> {
+        let mut state = self.syncer.state.lock().expect("journal sync state");
+        while state.synced < self.written && state.error.is_none() {
+            state = self.syncer.wake.wait(state).expect("journal sync state");
+        }
+        self.sync_error(&state)
+    }
+
+    fn sync_error(&self, state: &SyncState) -> Result<(), JournalError> {
+        match state.error {
+            Some(kind) => Err(JournalError::Io {
+                path: self.path.clone(),
+                source: std::io::Error::new(kind, "syncing the journal to disk failed"),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Rebuilds every trial's state from the journal at `path` (empty if absent).
@@ -187,6 +274,18 @@ impl Journal {
             }
         }
         Ok(replay)
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        if let Ok(mut state) = self.syncer.state.lock() {
+            state.closing = true;
+            self.syncer.wake.notify_all();
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 
@@ -375,6 +474,25 @@ mod tests {
         let r = Journal::replay(&path).unwrap();
         assert!(!r.torn_tail);
         assert!(r.trials[&TrialId::from_string("a")].is_done());
+    }
+
+    #[test]
+    fn entries_are_in_the_file_when_append_returns_and_on_disk_after_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let mut j = Journal::open(&path).unwrap();
+        for i in 0..200 {
+            j.append(&started(&format!("t{i}"), 1)).unwrap();
+            // Another reader (a resume after kill -9) sees every entry at once.
+            let lines = std::fs::read_to_string(&path).unwrap().lines().count();
+            assert_eq!(lines, i + 1);
+        }
+        j.sync().unwrap();
+        let state = j.syncer.state.lock().unwrap();
+        assert_eq!((state.written, state.synced), (200, 200));
+        drop(state);
+        drop(j);
+        assert_eq!(Journal::replay(&path).unwrap().trials.len(), 200);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The results folder of a sweep (`results/<name>/`).
 //!
-//! `journal.jsonl` is the source of truth: every event is appended and synced
-//! to disk before anything else happens. [`Journal::replay`] rebuilds the state
+//! `journal.jsonl` is the source of truth: every event is written to it
+//! before anything else happens (so killing the orchestrator loses nothing),
+//! and synced to disk by a group-commit thread right behind. [`Journal::replay`] rebuilds the state
 //! of every trial from it (tolerating a last line torn by a crash), and
 //! [`write_tables`] renders `leaderboard.csv` and `epochs.csv` from that state,
 //! each written to a temporary file and renamed, so a reader never sees half a file.

@@ -247,7 +247,7 @@ pub async fn run_sweep(
     let mut retries_pending = 0usize;
     let mut stopping = false;
     // Tables are rewritten after a finished trial, at most once per
-    // TABLES_EVERY (the journal is synced at every event regardless): with
+    // TABLES_EVERY (the journal has every event regardless): with
     // many short trials, rewriting and syncing two files per trial would
     // make the dispatcher the bottleneck.
     let mut tables_written = tokio::time::Instant::now();
@@ -399,6 +399,7 @@ pub async fn run_sweep(
         interrupted: stopping,
     };
     journal.append(&entry)?;
+    journal.sync()?;
     replay.apply(entry);
     write_tables(dir, &infos, &columns, &replay, &spec.metric).map_err(io)?;
     Ok(Summary {
