@@ -6,8 +6,8 @@
 mod params_cmd;
 mod params_flags;
 mod plan_cmd;
+mod review_cmd;
 mod run_cmd;
-mod table;
 mod train_cmd;
 mod worker_cmd;
 
@@ -26,7 +26,7 @@ const EXIT_SPEC: u8 = 2;
     long_about = "Hyperparameter sweeps: a YAML spec in, ranked trials out.\n\n\
         A spec (sweeps/lr.yaml) names the parameters to search (grid or random) \
         and the trainer to run. `sweep plan` shows the trials it expands into.",
-    after_help = "Examples:\n  sweep run sweeps/lr.yaml\n  sweep plan sweeps/lr.yaml\n  sweep plan sweeps/random.yaml --format csv\n  sweep params\n  sweep train --epochs 3"
+    after_help = "Examples:\n  sweep run sweeps/lr.yaml\n  sweep plan sweeps/lr.yaml\n  sweep plan sweeps/random.yaml --format csv\n  sweep leaderboard results/lr --top 5\n  sweep show results/lr 1\n  sweep plot results/lr\n  sweep params\n  sweep train --epochs 3"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -45,6 +45,16 @@ enum Command {
     Train(Box<train_cmd::TrainArgs>),
     /// Run one trial for the scheduler, printing protocol events on stdout.
     Worker(worker_cmd::WorkerArgs),
+    /// Show a sweep's ranked trials: filter, sort, pick columns, pick a format.
+    Leaderboard(review_cmd::LeaderboardArgs),
+    /// Show one trial: parameters, per-epoch metrics, status, logs.
+    Show(review_cmd::ShowArgs),
+    /// Compare the best trials of several sweeps, and the metric per shared parameter value.
+    Compare(review_cmd::CompareArgs),
+    /// Draw a sweep's figures (PNG and SVG): learning curves, metric per parameter, parallel coordinates.
+    Plot(review_cmd::PlotArgs),
+    /// Write one self-contained report.html: figures and a sortable leaderboard.
+    Report(review_cmd::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +81,11 @@ fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         Command::Worker(args) => return worker_cmd::run(args),
+        Command::Leaderboard(args) => review_cmd::leaderboard(args),
+        Command::Show(args) => review_cmd::show(args),
+        Command::Compare(args) => review_cmd::compare(args),
+        Command::Plot(args) => review_cmd::plot(args),
+        Command::Report(args) => review_cmd::report(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -93,7 +108,8 @@ fn report(err: &anyhow::Error) -> ExitCode {
                     | sweep_sched::SchedError::NeverFits(_)
                     | sweep_sched::SchedError::OldSpec(_)
             )
-        );
+        )
+        || err.downcast_ref::<sweep_results::ReviewError>().is_some();
     if bad_input {
         ExitCode::from(EXIT_SPEC)
     } else {

@@ -1,7 +1,7 @@
 //! `sweep params`: what the built-in trainer accepts.
 
-use crate::table::Table;
 use sweep_core::builtin::{self, Kind};
+use sweep_results::Table;
 
 pub fn run() {
     let mut t = Table::new(vec!["name".into(), "takes".into(), "default".into(), "what".into()]);

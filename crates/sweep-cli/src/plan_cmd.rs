@@ -1,10 +1,10 @@
 //! `sweep plan`: the trials a spec expands into.
 
-use crate::table::Table;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use std::io::Write;
 use std::path::PathBuf;
+use sweep_results::Table;
 use sweep_spec::{Method, Plan, Spec, Trial};
 
 /// Print the trials a spec expands into, without running anything.

@@ -1,6 +1,5 @@
 //! `sweep run`: run or resume a sweep, with a live display.
 
-use crate::table::Table;
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -9,6 +8,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 use sweep_core::{TrialId, TrialStatus, format_float};
+use sweep_results::Table;
 use sweep_results::{ResultsDir, leaderboard_rows};
 use sweep_sched::{Progress, RunOptions, run_sweep};
 use sweep_spec::{Spec, Trial};

@@ -348,6 +348,33 @@ fn the_builtin_trainer_sweep_writes_a_ranked_leaderboard() {
         "[128]",
         "the trainer's fixed settings reach the worker"
     );
+    // The review commands on real results.
+    let review = |args: &[&str]| {
+        let out = sweep(dir.path()).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let top = review(&[
+        "leaderboard",
+        "lr",
+        "--top",
+        "3",
+        "--columns",
+        "rank,trial_id,lr,optimizer",
+    ]);
+    assert_eq!(top.lines().count(), 5, "header, 3 rows, a note: {top}");
+    assert!(review(&["show", "lr", "1"]).contains("val_accuracy"));
+    let plots = review(&["plot", "lr"]);
+    // lr and optimizer vary; batch_size and epochs do not.
+    assert!(plots.starts_with("4 figures of 10 completed trials"), "{plots}");
+    assert!(dir.path().join("results/lr/plots/val_accuracy_vs_lr.png").exists());
+    review(&["report", "lr"]);
+    let html = std::fs::read_to_string(dir.path().join("results/lr/report.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 4);
 }
 
 /// Whether process `pid` is gone (or a zombie, dead and waiting to be reaped).
@@ -418,13 +445,19 @@ fn a_second_ctrl_c_kills_trials_that_ignore_sigterm() {
     sigint();
     // The trials ignore the SIGTERM of a graceful stop: the grace (60 s) runs.
     std::thread::sleep(Duration::from_millis(700));
-    assert!(pids.iter().all(|&p| !is_dead(p)), "graceful: no SIGKILL before the grace ends");
+    assert!(
+        pids.iter().all(|&p| !is_dead(p)),
+        "graceful: no SIGKILL before the grace ends"
+    );
     let second = Instant::now();
     sigint();
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
-    assert!(second.elapsed() < Duration::from_secs(10), "the second Ctrl-C did not wait out the grace");
+    assert!(
+        second.elapsed() < Duration::from_secs(10),
+        "the second Ctrl-C did not wait out the grace"
+    );
     assert!(stderr.contains("second interrupt: killing running trials"), "{stderr}");
     wait_dead(&pids, Duration::from_secs(2));
     let board = leaderboard(&results);
@@ -527,11 +560,17 @@ fn on_a_terminal_the_display_shows_progress_and_a_line_per_running_trial() {
     );
     let (raw, status) = run_on_a_terminal(dir.path(), &spec);
     // Cursor movement and styles: lines are redrawn in place, not appended.
-    assert!(raw.contains("\u{1b}[1A") && raw.contains("\u{1b}[2K"), "no redrawing: {raw}");
+    assert!(
+        raw.contains("\u{1b}[1A") && raw.contains("\u{1b}[2K"),
+        "no redrawing: {raw}"
+    );
     let screen = strip_escapes(&raw);
     assert!(status.success(), "{screen}");
     // The overall bar, with an ETA.
-    assert!(screen.contains("sweep [") && screen.contains("/3 trials") && screen.contains("eta"), "{screen}");
+    assert!(
+        screen.contains("sweep [") && screen.contains("/3 trials") && screen.contains("eta"),
+        "{screen}"
+    );
     // A line per running trial: its parameters, device, epoch and metric.
     assert!(screen.contains("mode=ok") && screen.contains("on cpu"), "{screen}");
     assert!(screen.contains("epoch 2/3 loss "), "{screen}");

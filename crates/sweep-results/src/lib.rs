@@ -20,8 +20,12 @@
 
 mod journal;
 mod layout;
+mod review;
 mod tables;
+mod text_table;
 
 pub use journal::{Entry, Journal, JournalError, Replay, TrialRecord, now};
 pub use layout::ResultsDir;
+pub use review::{Board, Epochs, Filter, Op, Query, ReviewError, SortKey, View, ellipsize};
 pub use tables::{LeaderboardRow, TrialInfo, leaderboard_rows, write_atomic, write_tables};
+pub use text_table::Table;
