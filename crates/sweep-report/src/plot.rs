@@ -368,6 +368,9 @@ pub fn curves<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &Data) -> Dr
     root.present().map_err(err)
 }
 
+/// Where a trial sits along a figure's x axis.
+type XOf = Box<dyn Fn(&TrialPoint) -> f64>;
+
 /// A stable pseudo-random offset in -0.5..0.5 for spreading grouped points.
 fn jitter(id: &str) -> f64 {
     let h = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
@@ -387,7 +390,7 @@ pub fn against<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &Data, p: u
     }
     let lo = d.trials.iter().map(|t| t.metric).fold(f64::INFINITY, f64::min);
     let hi = d.trials.iter().map(|t| t.metric).fold(f64::NEG_INFINITY, f64::max);
-    let (x_range, labels, x_of): (std::ops::Range<f64>, usize, Box<dyn Fn(&TrialPoint) -> f64>) = match &param.axis {
+    let (x_range, labels, x_of): (std::ops::Range<f64>, usize, XOf) = match &param.axis {
         Axis::Log { min, max } => {
             let (a, b) = (min.log10().floor(), max.log10().ceil());
             (

@@ -575,13 +575,16 @@ pub fn ellipsize(s: &str, n: usize) -> String {
     out
 }
 
+/// One trial's epochs: (epoch, values aligned with [`Epochs::metrics`]).
+pub type EpochRows = Vec<(u32, Vec<Option<f64>>)>;
+
 /// The per-epoch metrics of a results folder (`epochs.csv`).
 #[derive(Debug, Clone, Default)]
 pub struct Epochs {
     /// Metric names, as in the file's header after trial_id, attempt, epoch.
     pub metrics: Vec<String>,
     /// By trial id: (epoch, values aligned with `metrics`), in epoch order.
-    pub trials: HashMap<String, Vec<(u32, Vec<Option<f64>>)>>,
+    pub trials: HashMap<String, EpochRows>,
 }
 
 impl Epochs {
