@@ -107,6 +107,7 @@ fn report(err: &anyhow::Error) -> ExitCode {
                 sweep_sched::SchedError::SpecChanged { .. }
                     | sweep_sched::SchedError::NeverFits(_)
                     | sweep_sched::SchedError::OldSpec(_)
+                    | sweep_sched::SchedError::Launcher(_)
             )
         )
         || err.downcast_ref::<sweep_results::ReviewError>().is_some();

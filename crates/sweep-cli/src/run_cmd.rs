@@ -40,6 +40,18 @@ pub struct RunArgs {
     /// Plain line-by-line output even on a terminal.
     #[arg(long)]
     pub plain: bool,
+    /// Where trials run, overriding the spec's `launcher`.
+    #[arg(long, value_enum, value_name = "LAUNCHER")]
+    pub launcher: Option<LauncherArg>,
+}
+
+/// `--launcher`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LauncherArg {
+    /// Child processes on this machine.
+    Local,
+    /// One SLURM job per trial (sbatch; the results folder must be on a filesystem the nodes share).
+    Slurm,
 }
 
 fn short(v: f64) -> String {
@@ -215,6 +227,10 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     let mut opts = RunOptions::new(std::env::current_exe().context("cannot find the sweep binary to run workers")?);
     opts.cpus = args.cpus;
     opts.restart = args.restart;
+    opts.launcher = args.launcher.map(|l| match l {
+        LauncherArg::Local => sweep_spec::Launcher::Local,
+        LauncherArg::Slurm => sweep_spec::Launcher::Slurm,
+    });
     opts.grace = Duration::from_secs_f64(args.grace.max(0.0));
     let fancy = !args.plain && std::io::stderr().is_terminal();
     let mut display = Display::new(&spec, fancy);

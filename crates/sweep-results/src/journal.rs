@@ -41,6 +41,16 @@ pub enum Entry {
         /// The launcher's handle (process id, SLURM job id).
         job: Option<String>,
     },
+    /// An attempt got its launcher handle: a process id, or the SLURM job id
+    /// (journaled as soon as sbatch answers).
+    Launched {
+        /// The trial.
+        trial: TrialId,
+        /// Which attempt.
+        attempt: u32,
+        /// The process or job id.
+        job: String,
+    },
     /// An epoch of a trial finished.
     Epoch {
         /// The trial.
@@ -308,6 +318,8 @@ pub struct TrialRecord {
     pub device: Option<String>,
     /// The launcher's handle of each attempt.
     pub jobs: Vec<String>,
+    /// The launcher's handle of the latest attempt, once known.
+    pub job: Option<String>,
     /// Seconds the latest attempt ran (while running: since it started).
     pub seconds: f64,
     /// When the latest attempt started.
@@ -356,6 +368,7 @@ impl Replay {
                     error: None,
                     device: None,
                     jobs: Vec::new(),
+                    job: None,
                     seconds: 0.0,
                     started: time,
                     retry: false,
@@ -366,9 +379,18 @@ impl Replay {
                 r.final_metrics.clear();
                 r.error = None;
                 r.device = device;
+                r.job.clone_from(&job);
                 r.jobs.extend(job);
                 r.started = time;
                 r.retry = false;
+            }
+            Entry::Launched { trial, attempt, job } => {
+                if let Some(r) = self.trials.get_mut(&trial)
+                    && r.attempts == attempt
+                {
+                    r.job = Some(job.clone());
+                    r.jobs.push(job);
+                }
             }
             Entry::Epoch {
                 trial, epoch, metrics, ..

@@ -68,6 +68,21 @@ pub enum ExecMsg {
         /// Its process id.
         pid: u32,
     },
+    /// The attempt was submitted to SLURM as this job.
+    Submitted {
+        /// The trial.
+        trial: TrialId,
+        /// The SLURM job id.
+        job: String,
+    },
+    /// The launcher refused the attempt (sbatch's complaint, with the spec
+    /// line it came from): nothing was started, and the sweep stops.
+    Refused {
+        /// The trial.
+        trial: TrialId,
+        /// Why, verbatim.
+        message: String,
+    },
     /// A protocol event from the worker.
     Event {
         /// The trial.

@@ -13,6 +13,7 @@ pub mod gpus;
 pub mod pool;
 mod resume;
 mod run;
+pub mod slurm;
 
 pub use run::{Progress, RunOptions, Summary, run_sweep, substitute, trial_infos};
 
@@ -42,6 +43,9 @@ pub enum SchedError {
     /// The journal is damaged or cannot be written.
     #[error(transparent)]
     Journal(#[from] sweep_results::JournalError),
+    /// The launcher refused a trial (sbatch's complaint, verbatim).
+    #[error("the launcher refused a trial:\n{0}")]
+    Launcher(String),
     /// A file could not be written.
     #[error("{path}: {err}", path = .0.display(), err = .1)]
     Io(PathBuf, std::io::Error),

@@ -6,12 +6,13 @@ use crate::SchedError;
 use crate::executor::{self, Cancel, ExecMsg, Job, Outcome};
 use crate::pool::{Allocation, Pool, Request};
 use crate::resume;
+use crate::slurm::{self, SlurmJob};
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::time::Duration;
 use sweep_core::{EpochMetrics, ParamValue, Params, TrialEvent, TrialFile, TrialId, TrialStatus};
 use sweep_results::{Entry, Journal, Replay, ResultsDir, TrialInfo, now, write_tables};
-use sweep_spec::{Plan, Spec, Trainer, Trial};
+use sweep_spec::{Launcher, Plan, Spec, Trainer, Trial};
 use tokio::sync::{mpsc, watch};
 
 /// The most often the CSV tables are rewritten while trials finish.
@@ -32,6 +33,8 @@ pub struct RunOptions {
     pub retry_backoff: Duration,
     /// Move an existing results folder aside and start over.
     pub restart: bool,
+    /// Where trials run, overriding the spec's `launcher`.
+    pub launcher: Option<Launcher>,
 }
 
 impl RunOptions {
@@ -44,6 +47,7 @@ impl RunOptions {
             grace: Duration::from_secs(10),
             retry_backoff: Duration::from_secs(1),
             restart: false,
+            launcher: None,
         }
     }
 }
@@ -177,13 +181,24 @@ pub async fn run_sweep(
     opts: &RunOptions,
     report: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Summary, SchedError> {
+    let launcher = opts.launcher.unwrap_or(spec.launcher);
     let cpus = opts
         .cpus
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32));
-    let mut pool = Pool::new(cpus, opts.gpus.len(), spec.resources.max_concurrent);
-    let request = Request {
-        cpus: spec.resources.cpus_per_trial,
-        gpus: spec.resources.gpus_per_trial,
+    // Under SLURM the cluster holds the CPUs and GPUs: the pool only keeps
+    // max_concurrent jobs in the queue at once.
+    let (mut pool, request) = match launcher {
+        Launcher::Local => (
+            Pool::new(cpus, opts.gpus.len(), spec.resources.max_concurrent),
+            Request {
+                cpus: spec.resources.cpus_per_trial,
+                gpus: spec.resources.gpus_per_trial,
+            },
+        ),
+        Launcher::Slurm => (
+            Pool::new(u32::MAX / 2, 0, spec.resources.max_concurrent),
+            Request { cpus: 1, gpus: 0.0 },
+        ),
     };
     if let Some(why) = pool.never_fits(request) {
         return Err(SchedError::NeverFits(why));
@@ -197,12 +212,47 @@ pub async fn run_sweep(
 
     // A trial the journal shows as running was cut off by a crash: it ran,
     // and it runs again, as an interruption, not a failure.
-    let cut_off: Vec<TrialId> = replay
+    let mut cut_off: Vec<TrialId> = replay
         .trials
         .iter()
         .filter(|(_, r)| r.status == TrialStatus::Running)
         .map(|(id, _)| id.clone())
         .collect();
+    cut_off.sort();
+    // Under SLURM a job outlives the orchestrator: a trial the journal shows
+    // as running is followed again (never submitted twice), found by its
+    // journaled job id or, if the crash came between sbatch and the journal,
+    // by its job name in the queue.
+    let mut adopt: Vec<(TrialId, String)> = Vec::new();
+    if launcher == Launcher::Slurm {
+        let mut still_cut = Vec::new();
+        for id in cut_off {
+            let rec = &replay.trials[&id];
+            let job = match &rec.job {
+                Some(j) => Some(j.clone()),
+                None => slurm::find_by_name(&job_name(spec, &id, rec.attempts))
+                    .await
+                    .into_iter()
+                    .next(),
+            };
+            match job {
+                Some(job) => {
+                    if rec.job.is_none() {
+                        let entry = Entry::Launched {
+                            trial: id.clone(),
+                            attempt: rec.attempts,
+                            job: job.clone(),
+                        };
+                        journal.append(&entry)?;
+                        replay.apply(entry);
+                    }
+                    adopt.push((id, job));
+                }
+                None => still_cut.push(id),
+            }
+        }
+        cut_off = still_cut;
+    }
     for id in cut_off {
         let entry = Entry::TrialFinished {
             trial: id.clone(),
@@ -222,6 +272,7 @@ pub async fn run_sweep(
     for t in &plan.trials {
         match replay.trials.get(&t.id) {
             Some(r) if r.is_done() => kept += 1,
+            _ if adopt.iter().any(|(id, _)| *id == t.id) => {}
             _ => queue.push_back(t.ordinal),
         }
     }
@@ -252,6 +303,40 @@ pub async fn run_sweep(
     // make the dispatcher the bottleneck.
     let mut tables_written = tokio::time::Instant::now();
     let mut tables_dirty = false;
+    let queue_watch = (launcher == Launcher::Slurm).then(slurm::watch_queue);
+    let mut refused: Option<String> = None;
+    // Re-attach to jobs still in (or just gone from) the queue.
+    for (id, job_id) in adopt {
+        let Some(t) = plan.trials.iter().find(|t| t.id == id) else {
+            continue;
+        };
+        let Some(alloc) = pool.try_acquire(request) else { break };
+        let attempt = replay.trials[&id].attempts;
+        let (job, device) =
+            make_job(spec, t, attempt, &alloc, dir, opts).map_err(|e| SchedError::Io(dir.trial_dir(&id), e))?;
+        running.insert(
+            id.clone(),
+            Running {
+                alloc,
+                attempt,
+                ordinal: t.ordinal,
+            },
+        );
+        report(Progress::Started {
+            trial: t.clone(),
+            attempt,
+            device: format!("{device} (job {job_id}, re-attached)"),
+        });
+        let sj = slurm_job(spec, t, job, dir);
+        let queue = queue_watch.clone().expect("slurm");
+        tokio::spawn(slurm::execute(
+            sj,
+            Some(job_id),
+            exec_tx.clone(),
+            cancel_rx.clone(),
+            queue,
+        ));
+    }
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).map_err(io)?;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(io)?;
 
@@ -291,7 +376,21 @@ pub async fn run_sweep(
                 attempt,
                 device,
             });
-            tokio::spawn(executor::execute(job, exec_tx.clone(), cancel_rx.clone()));
+            match &queue_watch {
+                None => {
+                    tokio::spawn(executor::execute(job, exec_tx.clone(), cancel_rx.clone()));
+                }
+                Some(queue) => {
+                    let sj = slurm_job(spec, trial, job, dir);
+                    tokio::spawn(slurm::execute(
+                        sj,
+                        None,
+                        exec_tx.clone(),
+                        cancel_rx.clone(),
+                        queue.clone(),
+                    ));
+                }
+            }
         }
         if running.is_empty() && (stopping || (queue.is_empty() && retries_pending == 0)) {
             break;
@@ -313,7 +412,50 @@ pub async fn run_sweep(
                 retries_pending -= 1;
                 queue.push_front(ordinal);
             }
-            Msg::Exec(ExecMsg::Started { .. }) => {}
+            Msg::Exec(ExecMsg::Started { trial, pid }) => {
+                let Some(run) = running.get(&trial) else { continue };
+                let entry = Entry::Launched {
+                    trial,
+                    attempt: run.attempt,
+                    job: pid.to_string(),
+                };
+                journal.append(&entry)?;
+                replay.apply(entry);
+            }
+            Msg::Exec(ExecMsg::Submitted { trial, job }) => {
+                let Some(run) = running.get(&trial) else { continue };
+                let entry = Entry::Launched {
+                    trial,
+                    attempt: run.attempt,
+                    job,
+                };
+                journal.append(&entry)?;
+                replay.apply(entry);
+            }
+            Msg::Exec(ExecMsg::Refused { trial, message }) => {
+                let Some(run) = running.remove(&trial) else { continue };
+                pool.release(&run.alloc);
+                // Nothing ran: the trial is left to run again once the spec
+                // is mended; the sweep stops.
+                let entry = Entry::TrialFinished {
+                    trial: trial.clone(),
+                    attempt: run.attempt,
+                    time: now(),
+                    status: TrialStatus::Interrupted,
+                    metrics: EpochMetrics::new(),
+                    error: Some(format!("not submitted: {}", message.lines().next().unwrap_or(""))),
+                    seconds: 0.0,
+                    retry: false,
+                };
+                journal.append(&entry)?;
+                replay.apply(entry);
+                if refused.is_none() {
+                    refused = Some(message);
+                    // Start nothing more; cancel what was submitted.
+                    stopping = true;
+                    let _ = cancel_tx.send(Cancel::Graceful);
+                }
+            }
             Msg::Exec(ExecMsg::Event { trial, event }) => {
                 let Some(run) = running.get(&trial) else { continue };
                 if let TrialEvent::Epoch { epoch, metrics } = event {
@@ -402,6 +544,9 @@ pub async fn run_sweep(
     journal.sync()?;
     replay.apply(entry);
     write_tables(dir, &infos, &columns, &replay, &spec.metric).map_err(io)?;
+    if let Some(message) = refused {
+        return Err(SchedError::Launcher(message));
+    }
     Ok(Summary {
         interrupted: stopping,
         replay,
@@ -419,6 +564,25 @@ fn stop(stopping: &mut bool, cancel: &watch::Sender<Cancel>, report: &mut (dyn F
     }
 }
 
+/// The SLURM job name of a trial's attempt: `sweep-<sweep>-<id>-<attempt>`.
+fn job_name(spec: &Spec, id: &TrialId, attempt: u32) -> String {
+    format!("sweep-{}-{id}-{attempt}", spec.name)
+}
+
+/// The SLURM side of an attempt.
+fn slurm_job(spec: &Spec, trial: &Trial, job: Job, dir: &ResultsDir) -> SlurmJob {
+    SlurmJob {
+        name: job_name(spec, &trial.id, job.attempt),
+        cpus: spec.resources.cpus_per_trial,
+        gpus: spec.resources.gpus_per_trial.ceil() as u32,
+        settings: spec.slurm.clone(),
+        spec_path: spec.path.clone(),
+        trial_dir: dir.trial_dir(&trial.id),
+        events: dir.trial_dir(&trial.id).join("events.jsonl"),
+        job,
+    }
+}
+
 /// Writes the trial's folder and describes the process to start.
 fn make_job(
     spec: &Spec,
@@ -431,6 +595,9 @@ fn make_job(
     let tdir = dir.trial_dir(&trial.id);
     std::fs::create_dir_all(&tdir)?;
     let visible: Vec<&str> = alloc.gpus.iter().map(|&(i, _)| opts.gpus[i].as_str()).collect();
+    // Under SLURM the job's GPUs come from --gres, and SLURM sets
+    // CUDA_VISIBLE_DEVICES in the job.
+    let slurm_gpus = opts.launcher.unwrap_or(spec.launcher) == Launcher::Slurm && spec.resources.gpus_per_trial > 0.0;
     let threads = alloc.cpus.max(1).to_string();
     let params_json = serde_json::to_string(&trial.params).expect("params serialize");
     let mut env = vec![
@@ -439,16 +606,21 @@ fn make_job(
         ("SWEEP_PARAMS_JSON".to_string(), params_json),
         ("SWEEP_SEED".to_string(), trial.seed.to_string()),
         ("SWEEP_ATTEMPT".to_string(), attempt.to_string()),
-        // Trials without GPUs see none: no accidental sharing.
-        ("CUDA_VISIBLE_DEVICES".to_string(), visible.join(",")),
         ("RAYON_NUM_THREADS".to_string(), threads.clone()),
         ("OMP_NUM_THREADS".to_string(), threads.clone()),
         ("MKL_NUM_THREADS".to_string(), threads),
     ];
+    if !slurm_gpus {
+        // Trials without GPUs see none: no accidental sharing.
+        env.push(("CUDA_VISIBLE_DEVICES".to_string(), visible.join(",")));
+    }
     let (argv, device) = match &spec.trainer {
         Trainer::Builtin { .. } => {
             let mut params = spec.trainer_params(&trial.params);
-            let device = if visible.is_empty() {
+            let device = if slurm_gpus {
+                params.insert("device".into(), ParamValue::Str("cuda".into()));
+                "cuda".to_string()
+            } else if visible.is_empty() {
                 params
                     .get("device")
                     .map_or_else(|| "cpu".to_string(), |d| d.to_string())
@@ -480,7 +652,9 @@ fn make_job(
         Trainer::Command { argv, env: extra } => {
             env.extend(extra.iter().cloned());
             let argv = substitute(argv, &trial.params, &trial.id, &tdir.display().to_string(), trial.seed);
-            let device = if visible.is_empty() {
+            let device = if slurm_gpus {
+                "cuda".to_string()
+            } else if visible.is_empty() {
                 "cpu".to_string()
             } else {
                 format!("cuda:{}", visible.join("+"))

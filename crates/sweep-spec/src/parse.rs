@@ -5,7 +5,7 @@ use crate::distribution::{Distribution, NAMES as DIST_NAMES};
 use crate::duration::parse_duration;
 use crate::error::{Diagnostic, Pos, SpecError};
 use crate::locate::{Positions, index, join};
-use crate::spec::{Launcher, Method, Parameter, Resources, Spec, Trainer};
+use crate::spec::{Launcher, Method, Parameter, Resources, SlurmSettings, Spec, Trainer};
 use crate::suggest::did_you_mean;
 use serde_norway::Value;
 use std::path::Path;
@@ -24,7 +24,9 @@ const TOP_KEYS: &[&str] = &[
     "timeout",
     "retries",
     "launcher",
+    "slurm",
 ];
+const SLURM_KEYS: &[&str] = &["partition", "account", "qos", "time", "mem", "constraint", "extra_args"];
 const PARAM_KEYS: &[&str] = &["value", "values", "probabilities", "distribution", "min", "max", "q"];
 const METRIC_KEYS: &[&str] = &["name", "goal"];
 const RESOURCE_KEYS: &[&str] = &["cpus_per_trial", "gpus_per_trial", "max_concurrent"];
@@ -325,12 +327,10 @@ impl Cx {
                 .ok()
         });
         let launcher = Self::get(&top, "launcher").map_or(Some(Launcher::Local), |v| {
-            self.word(v, "launcher", &["local"], |w| match w {
-                "slurm" => Some("the SLURM launcher is not available in this version; use `local`".into()),
-                _ => None,
-            })
-            .map(|_| Launcher::Local)
+            self.word(v, "launcher", &["local", "slurm"], |_| None)
+                .map(|w| if w == "slurm" { Launcher::Slurm } else { Launcher::Local })
         });
+        let slurm = Self::get(&top, "slurm").map_or(Some(SlurmSettings::default()), |v| self.slurm(v));
         let resources = Self::get(&top, "resources").map_or(Some(Resources::default()), |v| self.resources(v));
 
         let parameters = match Self::get(&top, "parameters") {
@@ -389,7 +389,71 @@ impl Cx {
             timeout,
             retries: retries?,
             launcher: launcher?,
+            slurm: slurm?,
         })
+    }
+
+    fn slurm(&mut self, v: &Value) -> Option<SlurmSettings> {
+        let entries = self.mapping(
+            v,
+            "slurm",
+            "a mapping of sbatch settings (partition, account, qos, time, mem, constraint, extra_args)",
+        )?;
+        self.unknown_keys(&entries, "slurm", SLURM_KEYS, |k| match k {
+            "cpus_per_task" | "cpus-per-task" | "gres" | "gpus" => {
+                Some("CPUs and GPUs per trial come from `resources` (cpus_per_trial, gpus_per_trial)".into())
+            }
+            "time_limit" | "timelimit" => Some("did you mean `time`?".into()),
+            _ => None,
+        });
+        let mut out = SlurmSettings::default();
+        let mut ok = true;
+        for key in SLURM_KEYS {
+            let Some(v) = Self::get(&entries, key) else { continue };
+            let path = format!("slurm.{key}");
+            if let Some(pos) = self.pos.key(&path) {
+                out.lines.push((key.to_string(), pos.line));
+            }
+            if *key == "extra_args" {
+                match v {
+                    Value::Sequence(items) if items.iter().all(|i| matches!(i, Value::String(_))) => {
+                        out.extra_args = items.iter().filter_map(|i| i.as_str().map(String::from)).collect();
+                    }
+                    other => {
+                        ok = false;
+                        self.bad_value(
+                            &path,
+                            format!("expected a list of sbatch arguments, found {}", found(other)),
+                            Some("e.g. `extra_args: [\"--exclusive\", \"--nice=10\"]`".into()),
+                        );
+                    }
+                }
+                continue;
+            }
+            let text = match v {
+                Value::String(s) if !s.trim().is_empty() => s.clone(),
+                Value::Number(n) => n.to_string(),
+                other => {
+                    ok = false;
+                    self.bad_value(
+                        &path,
+                        format!("expected a value for sbatch --{key}, found {}", found(other)),
+                        None,
+                    );
+                    continue;
+                }
+            };
+            let slot = match *key {
+                "partition" => &mut out.partition,
+                "account" => &mut out.account,
+                "qos" => &mut out.qos,
+                "time" => &mut out.time,
+                "mem" => &mut out.mem,
+                _ => &mut out.constraint,
+            };
+            *slot = Some(text);
+        }
+        ok.then_some(out)
     }
 
     fn name(&mut self, v: Option<&Value>, path: &Path) -> Option<String> {

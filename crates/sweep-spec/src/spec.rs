@@ -29,6 +29,67 @@ impl Method {
 pub enum Launcher {
     /// Child processes on this machine.
     Local,
+    /// One SLURM job per trial attempt.
+    Slurm,
+}
+
+impl Launcher {
+    /// The spec's word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Launcher::Local => "local",
+            Launcher::Slurm => "slurm",
+        }
+    }
+}
+
+/// The `slurm:` block: sbatch options for every trial's job. CPUs and GPUs
+/// come from `resources` (`--cpus-per-task`, `--gres=gpu:N`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SlurmSettings {
+    /// `--partition`.
+    pub partition: Option<String>,
+    /// `--account`.
+    pub account: Option<String>,
+    /// `--qos`.
+    pub qos: Option<String>,
+    /// `--time`, as SLURM takes it (`30`, `1:00:00`, `2-00:00:00`).
+    pub time: Option<String>,
+    /// `--mem` (`4G`).
+    pub mem: Option<String>,
+    /// `--constraint`.
+    pub constraint: Option<String>,
+    /// More sbatch arguments, as they are.
+    pub extra_args: Vec<String>,
+    /// The spec line of each setting (`partition` -> 12), to point sbatch's
+    /// complaints back at the spec.
+    pub lines: Vec<(String, usize)>,
+}
+
+impl SlurmSettings {
+    /// The sbatch options these settings give, each with the setting it came from.
+    pub fn sbatch_args(&self) -> Vec<(String, &'static str)> {
+        let mut out = Vec::new();
+        for (flag, key, v) in [
+            ("--partition", "partition", &self.partition),
+            ("--account", "account", &self.account),
+            ("--qos", "qos", &self.qos),
+            ("--time", "time", &self.time),
+            ("--mem", "mem", &self.mem),
+            ("--constraint", "constraint", &self.constraint),
+        ] {
+            if let Some(v) = v {
+                out.push((format!("{flag}={v}"), key));
+            }
+        }
+        out.extend(self.extra_args.iter().map(|a| (a.clone(), "extra_args")));
+        out
+    }
+
+    /// The spec line of a setting.
+    pub fn line_of(&self, key: &str) -> Option<usize> {
+        self.lines.iter().find(|(k, _)| k == key).map(|(_, l)| *l)
+    }
 }
 
 /// What trains a trial.
@@ -107,6 +168,8 @@ pub struct Spec {
     pub retries: u32,
     /// Where trials run.
     pub launcher: Launcher,
+    /// sbatch options, for the SLURM launcher.
+    pub slurm: SlurmSettings,
 }
 
 impl Spec {

@@ -1,0 +1,303 @@
+//! The SLURM launcher against a real cluster (`scripts/slurm-local-start`
+//! starts a single-node one; CI does, and sets SWEEP_REQUIRE_SLURM=1 so a
+//! missing cluster fails these tests instead of skipping them).
+
+use assert_cmd::Command;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// Whether a cluster answers; panics when one is required and none does.
+fn cluster() -> bool {
+    let up = std::process::Command::new("sinfo")
+        .args(["-h", "-o", "%t"])
+        .output()
+        .is_ok_and(|o| o.status.success() && !o.stdout.is_empty());
+    if !up {
+        assert!(
+            std::env::var_os("SWEEP_REQUIRE_SLURM").is_none(),
+            "SWEEP_REQUIRE_SLURM is set but no SLURM cluster answers (scripts/slurm-local-start)"
+        );
+        eprintln!("no SLURM cluster (sinfo): skipped; scripts/slurm-local-start starts one");
+    }
+    up
+}
+
+fn trainer() -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/run/trainer.py")
+        .display()
+        .to_string()
+}
+
+fn spec(dir: &Path, name: &str, params: &str, extra: &str) -> PathBuf {
+    let text = format!(
+        "name: {name}\nmethod: grid\nmetric: {{name: loss, goal: minimize}}\nlauncher: slurm\n{extra}\
+         trainer:\n  command: [python3, \"{}\", --mode, \"${{mode}}\", --x, \"${{x}}\", --sleep, \"${{sleep}}\", --epochs, \"${{epochs}}\"]\n\
+         parameters:\n{params}",
+        trainer()
+    );
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn leaderboard(results: &Path) -> Vec<HashMap<String, String>> {
+    let mut r = csv::Reader::from_path(results.join("leaderboard.csv")).unwrap();
+    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    r.records()
+        .map(|rec| {
+            header
+                .iter()
+                .cloned()
+                .zip(rec.unwrap().iter().map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+fn journal(results: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(results.join("journal.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn sweep(dir: &Path) -> Command {
+    let mut c = Command::cargo_bin("sweep").unwrap();
+    c.current_dir(dir);
+    c
+}
+
+#[test]
+fn a_sweep_through_slurm_ranks_as_the_same_sweep_run_locally() {
+    if !cluster() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec(
+        dir.path(),
+        "same",
+        "  mode: {value: ok}\n  x: {values: [1, 2.5, 3, 4]}\n  sleep: {value: 0.1}\n  epochs: {value: 3}\n",
+        "resources: {cpus_per_trial: 1, max_concurrent: 4}\n",
+    );
+    for (launcher, results) in [("slurm", "on-slurm"), ("local", "here")] {
+        let out = sweep(dir.path())
+            .args(["run", "--plain", "--launcher", launcher, "--results", results])
+            .arg(&spec)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{launcher}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let key = |rows: Vec<HashMap<String, String>>| -> Vec<[String; 5]> {
+        rows.into_iter()
+            .map(|r| {
+                [
+                    r["rank"].clone(),
+                    r["trial_id"].clone(),
+                    r["status"].clone(),
+                    r["loss"].clone(),
+                    r["best_epoch"].clone(),
+                ]
+            })
+            .collect()
+    };
+    let slurm = key(leaderboard(&dir.path().join("on-slurm/same")));
+    assert_eq!(slurm, key(leaderboard(&dir.path().join("here/same"))));
+    assert_eq!(slurm.len(), 4);
+    // Each attempt's job id is journaled, and the events file is the protocol.
+    let launched: Vec<serde_json::Value> = journal(&dir.path().join("on-slurm/same"))
+        .into_iter()
+        .filter(|e| e["event"] == "launched")
+        .collect();
+    assert_eq!(launched.len(), 4);
+    assert!(
+        launched
+            .iter()
+            .all(|e| e["job"].as_str().unwrap().parse::<u64>().is_ok())
+    );
+    let id = &slurm[0][1];
+    let events =
+        std::fs::read_to_string(dir.path().join("on-slurm/same/trials").join(id).join("events.jsonl")).unwrap();
+    assert_eq!(
+        events.matches("\"event\": \"epoch\"").count() + events.matches("\"event\":\"epoch\"").count(),
+        3
+    );
+}
+
+#[test]
+fn failed_cancelled_and_over_time_jobs_get_their_statuses() {
+    if !cluster() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // One minute, SLURM's smallest time limit: it kills at about 85 s.
+    let spec = spec(
+        dir.path(),
+        "ends",
+        "  mode: {values: [ok, panic, hang]}\n  x: {values: [1, 2]}\n  sleep: {value: 0.1}\n  epochs: {value: 2}\n",
+        "resources: {cpus_per_trial: 1, max_concurrent: 6}\ntimeout: 1m\n",
+    );
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("sweep"))
+        .current_dir(dir.path())
+        .args(["run", "--plain"])
+        .arg(&spec)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let results = dir.path().join("results/ends");
+    // Cancel one of the two hanging trials from outside, as a person would.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let cancelled_job = loop {
+        let hang: Vec<String> = std::fs::read_to_string(results.join("journal.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|e| e["event"] == "launched")
+            .filter_map(|e| e["job"].as_str().map(String::from))
+            .collect();
+        let running = std::process::Command::new("squeue")
+            .args(["-h", "-t", "RUNNING", "-o", "%i %j"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&running.stdout).into_owned();
+        // Ten seconds in, the ok and panic trials are long done: the two
+        // jobs still running are the hanging ones.
+        if hang.len() == 6 && text.lines().count() == 2 && Instant::now() + Duration::from_secs(50) > deadline {
+            break text
+                .lines()
+                .next()
+                .unwrap()
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .to_string();
+        }
+        assert!(Instant::now() < deadline, "the jobs did not start: {text}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let scancel = std::process::Command::new("scancel")
+        .arg(&cancelled_job)
+        .status()
+        .unwrap();
+    assert!(scancel.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let board = leaderboard(&results);
+    let count = |mode: &str, status: &str| {
+        board
+            .iter()
+            .filter(|r| r["mode"] == mode && r["status"] == status)
+            .count()
+    };
+    assert_eq!(count("ok", "completed"), 2, "{board:?}");
+    assert_eq!(count("panic", "failed"), 2, "{board:?}");
+    let panic = board.iter().find(|r| r["mode"] == "panic").unwrap();
+    assert!(
+        panic["error"].contains("exit code 101") && panic["error"].contains("panicked"),
+        "{panic:?}"
+    );
+    let hang: Vec<&HashMap<String, String>> = board.iter().filter(|r| r["mode"] == "hang").collect();
+    let cancelled = hang
+        .iter()
+        .find(|r| r["error"].contains("cancelled outside sweep"))
+        .expect("a cancelled job");
+    assert_eq!(cancelled["status"], "failed");
+    let timed_out = hang
+        .iter()
+        .find(|r| r["status"] == "timed_out")
+        .expect("a job over its time limit");
+    assert!(timed_out["error"].contains("TIMEOUT"), "{timed_out:?}");
+}
+
+#[test]
+fn kill_9_while_jobs_run_then_resume_submits_nothing_twice() {
+    if !cluster() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec(
+        dir.path(),
+        "crash",
+        "  mode: {value: ok}\n  x: {values: [0, 1, 2, 3, 4, 5, 6, 7]}\n  sleep: {value: 0.7}\n  epochs: {value: 3}\n",
+        "resources: {cpus_per_trial: 1, max_concurrent: 5}\n",
+    );
+    let results = dir.path().join("results/crash");
+    let bin = assert_cmd::cargo::cargo_bin("sweep");
+    for delay_ms in [1500u64, 2500] {
+        let mut child = std::process::Command::new(&bin)
+            .current_dir(dir.path())
+            .args(["run", "--plain"])
+            .arg(&spec)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    let out = sweep(dir.path()).args(["run", "--plain"]).arg(&spec).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let board = leaderboard(&results);
+    assert_eq!(board.len(), 8);
+    assert!(board.iter().all(|r| r["status"] == "completed"), "{board:?}");
+    // One job per attempt, and one attempt per trial: jobs that outlived the
+    // orchestrator were followed again, not submitted again.
+    let mut jobs: HashMap<(String, u64), Vec<String>> = HashMap::new();
+    for e in journal(&results) {
+        if e["event"] == "launched" {
+            jobs.entry((e["trial"].as_str().unwrap().into(), e["attempt"].as_u64().unwrap()))
+                .or_default()
+                .push(e["job"].as_str().unwrap().into());
+        }
+    }
+    assert!(jobs.values().all(|j| j.len() == 1), "{jobs:?}");
+    assert_eq!(jobs.len(), 8, "one attempt per trial: {jobs:?}");
+    let mut ids: Vec<&String> = jobs.values().flatten().collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 8, "eight distinct jobs");
+}
+
+#[test]
+fn sbatch_errors_are_shown_with_the_spec_line() {
+    if !cluster() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec(
+        dir.path(),
+        "badpart",
+        "  mode: {value: ok}\n  x: {values: [1, 2]}\n  sleep: {value: 0}\n  epochs: {value: 1}\n",
+        "slurm:\n  partition: no-such-partition\n",
+    );
+    let out = sweep(dir.path()).args(["run", "--plain"]).arg(&spec).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("invalid partition specified: no-such-partition"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("badpart.yaml:6 (slurm.partition)"), "{stderr}");
+    // Nothing half-submitted: both trials are left to run, none has a job.
+    let board = leaderboard(&dir.path().join("results/badpart"));
+    assert!(
+        board
+            .iter()
+            .all(|r| r["status"] == "interrupted" || r["status"] == "pending"),
+        "{board:?}"
+    );
+    assert!(
+        journal(&dir.path().join("results/badpart"))
+            .iter()
+            .all(|e| e["event"] != "launched")
+    );
+}

@@ -1,0 +1,401 @@
+//! The SLURM launcher: one job per trial attempt. The job runs the same
+//! program a local trial runs, with the same environment; its stdout (the
+//! worker protocol) goes to `trials/<id>/events.jsonl` on the shared
+//! filesystem, which the executor follows. The queue (one `squeue` for all
+//! trials, every second) only says whether a job is still there; how it
+//! ended comes from its events, then from `scontrol show job` (the exit code,
+//! TIMEOUT, CANCELLED, NODE_FAIL, ...).
+
+use crate::executor::{Cancel, ExecMsg, Job, Outcome};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use sweep_core::{EpochMetrics, TrialEvent, TrialStatus};
+use sweep_spec::SlurmSettings;
+use tokio::sync::{mpsc, watch};
+
+/// How often the events files are read.
+const FOLLOW_EVERY: Duration = Duration::from_millis(300);
+/// How often the queue is asked.
+const QUEUE_EVERY: Duration = Duration::from_secs(1);
+
+/// The states of the jobs in the queue, and when they were read.
+#[derive(Debug, Clone)]
+pub struct QueueSnapshot {
+    /// Job id -> state (PENDING, RUNNING, COMPLETING, ...).
+    pub jobs: Arc<HashMap<String, String>>,
+    /// When `squeue` was asked.
+    pub taken: Instant,
+    /// Whether `squeue` answered (a failed call says nothing about jobs).
+    pub ok: bool,
+}
+
+/// Asks `squeue` for the states of this user's jobs, every second, and
+/// publishes them. Ends when every receiver is gone.
+pub fn watch_queue() -> watch::Receiver<QueueSnapshot> {
+    let (tx, rx) = watch::channel(QueueSnapshot {
+        jobs: Arc::new(HashMap::new()),
+        taken: Instant::now(),
+        ok: false,
+    });
+    tokio::spawn(async move {
+        loop {
+            let taken = Instant::now();
+            let out = tokio::process::Command::new("squeue")
+                .args(["-h", "-o", "%i %T", "--me"])
+                .stdin(std::process::Stdio::null())
+                .output()
+                .await;
+            let (jobs, ok) = match out {
+                Ok(o) if o.status.success() => (
+                    String::from_utf8_lossy(&o.stdout)
+                        .lines()
+                        .filter_map(|l| l.split_once(' '))
+                        .map(|(id, st)| (id.trim().to_string(), st.trim().to_string()))
+                        .collect(),
+                    true,
+                ),
+                _ => (HashMap::new(), false),
+            };
+            if tx
+                .send(QueueSnapshot {
+                    jobs: Arc::new(jobs),
+                    taken,
+                    ok,
+                })
+                .is_err()
+            {
+                return;
+            }
+            tokio::time::sleep(QUEUE_EVERY).await;
+        }
+    });
+    rx
+}
+
+/// What the SLURM executor needs besides the local [`Job`].
+#[derive(Debug, Clone)]
+pub struct SlurmJob {
+    /// The attempt, as for a local run.
+    pub job: Job,
+    /// `sweep-<sweep>-<trial id>-<attempt>`: found again after a crash.
+    pub name: String,
+    /// CPUs per task.
+    pub cpus: u32,
+    /// Whole GPUs per job (`--gres=gpu:N`).
+    pub gpus: u32,
+    /// The spec's sbatch settings.
+    pub settings: SlurmSettings,
+    /// The spec file, to point sbatch's complaints at.
+    pub spec_path: PathBuf,
+    /// The trial's folder.
+    pub trial_dir: PathBuf,
+    /// Where the job's stdout (the protocol) goes.
+    pub events: PathBuf,
+}
+
+/// Quotes a word for /bin/sh.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// `--time` in minutes, rounded up, from the spec's timeout.
+fn minutes(t: Duration) -> u64 {
+    t.as_secs().div_ceil(60).max(1)
+}
+
+/// Submits the attempt; returns the job id or sbatch's complaint.
+pub async fn submit(sj: &SlurmJob) -> Result<String, String> {
+    let script = sj.trial_dir.join("job.sh");
+    let cwd = std::env::current_dir().map_err(|e| format!("cannot read the working directory: {e}"))?;
+    let body = format!(
+        "#!/bin/sh\n# sweep: trial {} attempt {}\ncd {}\nexec {}\n",
+        sj.job.trial,
+        sj.job.attempt,
+        sh_quote(&cwd.display().to_string()),
+        sj.job.argv.iter().map(|a| sh_quote(a)).collect::<Vec<_>>().join(" ")
+    );
+    std::fs::write(&script, body).map_err(|e| format!("{}: {e}", script.display()))?;
+    // A retry starts a fresh events file (sbatch truncates --output).
+    let mut args = vec![
+        "--parsable".to_string(),
+        format!("--job-name={}", sj.name),
+        format!("--output={}", sj.events.display()),
+        format!("--error={}", sj.job.stderr_log.display()),
+        format!("--cpus-per-task={}", sj.cpus.max(1)),
+    ];
+    if sj.gpus > 0 {
+        args.push(format!("--gres=gpu:{}", sj.gpus));
+    }
+    if sj.settings.time.is_none()
+        && let Some(t) = sj.job.timeout
+    {
+        args.push(format!("--time={}", minutes(t)));
+    }
+    let settings = sj.settings.sbatch_args();
+    args.extend(settings.iter().map(|(a, _)| a.clone()));
+    args.push(script.display().to_string());
+    let out = tokio::process::Command::new("sbatch")
+        .args(&args)
+        .envs(sj.job.env.iter().map(|(k, v)| (k, v)))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .map_err(|e| format!("cannot run sbatch: {e} (is SLURM installed here?)"))?;
+    if out.status.success() {
+        let text = String::from_utf8_lossy(&out.stdout);
+        // --parsable: "123" or "123;cluster".
+        let id = text.trim().split(';').next().unwrap_or("").to_string();
+        if id.is_empty() {
+            return Err(format!("sbatch printed no job id: {text}"));
+        }
+        return Ok(id);
+    }
+    let said = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    // Point at the spec line of the setting sbatch names, if any.
+    let culprit = settings
+        .iter()
+        .find(|(a, _)| {
+            let value = a.split_once('=').map_or(a.as_str(), |(_, v)| v);
+            !value.is_empty() && said.contains(value)
+        })
+        .or_else(|| {
+            settings.iter().find(|(_, key)| {
+                said.to_lowercase()
+                    .contains(&key.replace("time", "time limit").to_lowercase())
+                    || said.to_lowercase().contains(key)
+            })
+        });
+    let at = culprit
+        .map(|(_, key)| match sj.settings.line_of(key) {
+            Some(line) => format!("\n  --> {}:{line} (slurm.{key})", sj.spec_path.display()),
+            None => format!("\n  (from slurm.{key})"),
+        })
+        .unwrap_or_default();
+    Err(format!("{said}{at}"))
+}
+
+/// The job's final state and exit code from `scontrol`, if it remembers it.
+async fn final_state(id: &str) -> Option<(String, Option<(i32, i32)>, String)> {
+    let out = tokio::process::Command::new("scontrol")
+        .args(["show", "job", "-o", id])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let field = |name: &str| {
+        text.split_whitespace()
+            .find_map(|w| w.strip_prefix(name))
+            .map(String::from)
+    };
+    let state = field("JobState=")?;
+    let exit = field("ExitCode=").and_then(|e| {
+        let (a, b) = e.split_once(':')?;
+        Some((a.parse().ok()?, b.parse().ok()?))
+    });
+    let reason = field("Reason=").unwrap_or_default();
+    Some((state, exit, reason))
+}
+
+/// Reads what was appended to `path` since `offset`: whole lines only.
+fn read_new_lines(path: &Path, offset: &mut u64) -> Vec<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    if f.seek(SeekFrom::Start(*offset)).is_err() {
+        return Vec::new();
+    }
+    let mut buf = Vec::new();
+    if f.read_to_end(&mut buf).is_err() {
+        return Vec::new();
+    }
+    let Some(end) = buf.iter().rposition(|&b| b == b'\n') else {
+        return Vec::new();
+    };
+    *offset += end as u64 + 1;
+    String::from_utf8_lossy(&buf[..end]).lines().map(String::from).collect()
+}
+
+fn stderr_tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(8)..].join("\n")
+}
+
+/// Runs one attempt as a SLURM job: submits it (or adopts the job `adopt`
+/// found in the journal or the queue), follows its events, and reports
+/// like a local executor. `ExecMsg::Submitted` carries the job id.
+pub async fn execute(
+    sj: SlurmJob,
+    adopt: Option<String>,
+    tx: mpsc::UnboundedSender<ExecMsg>,
+    mut cancel: watch::Receiver<Cancel>,
+    mut queue: watch::Receiver<QueueSnapshot>,
+) {
+    let started = Instant::now();
+    let trial = sj.job.trial.clone();
+    let finish = |status, error: Option<String>, metrics| ExecMsg::Finished {
+        trial: trial.clone(),
+        outcome: Outcome {
+            status,
+            metrics,
+            error,
+            seconds: started.elapsed().as_secs_f64(),
+        },
+    };
+    let id = match adopt {
+        Some(id) => id,
+        None => match submit(&sj).await {
+            Ok(id) => {
+                let _ = tx.send(ExecMsg::Submitted {
+                    trial: trial.clone(),
+                    job: id.clone(),
+                });
+                id
+            }
+            Err(message) => {
+                let _ = tx.send(ExecMsg::Refused {
+                    trial: trial.clone(),
+                    message,
+                });
+                return;
+            }
+        },
+    };
+    let submitted = Instant::now();
+    let mut offset = 0u64;
+    let (mut done, mut diverged, mut error) = (None, None, None);
+    let mut cancelled = false;
+    let mut follow = |tx: &mpsc::UnboundedSender<ExecMsg>, offset: &mut u64| {
+        for line in read_new_lines(&sj.events, offset) {
+            let Some(event) = TrialEvent::parse_line(&line) else {
+                continue;
+            };
+            match &event {
+                TrialEvent::Done { metrics } => done = Some(metrics.clone()),
+                TrialEvent::Diverged { epoch, reason } => diverged = Some(format!("epoch {epoch}: {reason}")),
+                TrialEvent::Error { message } => error = Some(message.clone()),
+                _ => {}
+            }
+            let _ = tx.send(ExecMsg::Event {
+                trial: trial.clone(),
+                event,
+            });
+        }
+    };
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(FOLLOW_EVERY) => {}
+            changed = cancel.changed(), if !cancelled => {
+                if changed.is_ok() && *cancel.borrow() != Cancel::Run {
+                    cancelled = true;
+                    let _ = tokio::process::Command::new("scancel").arg(&id).status().await;
+                }
+            }
+        }
+        follow(&tx, &mut offset);
+        let snap = queue.borrow_and_update().clone();
+        // A snapshot from before the submission cannot know the job yet.
+        if !snap.ok || snap.taken < submitted {
+            continue;
+        }
+        if !snap.jobs.contains_key(&id) {
+            break;
+        }
+    }
+    follow(&tx, &mut offset);
+    let metrics = done.clone().unwrap_or_else(EpochMetrics::new);
+    let state = final_state(&id).await;
+    let tail = stderr_tail(&sj.job.stderr_log);
+    let with_tail = |msg: String| {
+        if tail.is_empty() {
+            msg
+        } else {
+            format!("{msg}; stderr: {tail}")
+        }
+    };
+    let (state_name, exit, reason) = state.unwrap_or_else(|| ("unknown".into(), None, String::new()));
+    let job = format!("SLURM job {id}");
+    let msg = match (state_name.as_str(), done.is_some(), diverged) {
+        (_, _, Some(why)) => finish(TrialStatus::Diverged, Some(why), metrics),
+        ("COMPLETED", _, None) | ("unknown", true, None) => finish(TrialStatus::Completed, None, metrics),
+        ("TIMEOUT", ..) => finish(
+            TrialStatus::TimedOut,
+            Some(format!("{job} ran past its time limit (TIMEOUT)")),
+            metrics,
+        ),
+        ("CANCELLED", ..) if cancelled => finish(TrialStatus::Interrupted, Some("interrupted".into()), metrics),
+        ("CANCELLED", ..) => finish(
+            TrialStatus::Failed,
+            Some(format!("{job} was cancelled outside sweep (scancel)")),
+            metrics,
+        ),
+        ("FAILED", ..) => {
+            let code = exit.map_or_else(String::new, |(c, s)| {
+                if s != 0 {
+                    format!(", killed by signal {s}")
+                } else {
+                    format!(", exit code {c}")
+                }
+            });
+            let why = error.unwrap_or_else(|| format!("{job} failed{code}"));
+            finish(TrialStatus::Failed, Some(with_tail(why)), metrics)
+        }
+        (other, ..) => {
+            let why = if reason.is_empty() || reason == "None" {
+                format!("{job} ended as {other} without a result")
+            } else {
+                format!("{job} ended as {other} ({reason}) without a result")
+            };
+            finish(TrialStatus::Failed, Some(with_tail(why)), metrics)
+        }
+    };
+    let _ = tx.send(msg);
+}
+
+/// Jobs in the queue named `name` (a submission the journal may not have).
+pub async fn find_by_name(name: &str) -> Vec<String> {
+    let out = tokio::process::Command::new("squeue")
+        .args(["-h", "-o", "%i", "--me", "--name", name])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await;
+    match out {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_and_minutes() {
+        assert_eq!(sh_quote("it's"), "'it'\\''s'");
+        assert_eq!(minutes(Duration::from_secs(61)), 2);
+        assert_eq!(minutes(Duration::from_secs(5)), 1);
+    }
+
+    #[test]
+    fn only_whole_lines_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("events.jsonl");
+        std::fs::write(&p, "a\nb\npart").unwrap();
+        let mut off = 0;
+        assert_eq!(read_new_lines(&p, &mut off), ["a", "b"]);
+        std::fs::write(&p, "a\nb\npartial\n").unwrap();
+        assert_eq!(read_new_lines(&p, &mut off), ["partial"]);
+        assert!(read_new_lines(&p, &mut off).is_empty());
+    }
+}
