@@ -8,6 +8,7 @@ mod params_flags;
 mod plan_cmd;
 mod review_cmd;
 mod run_cmd;
+mod slurm_cmd;
 mod train_cmd;
 mod worker_cmd;
 
@@ -55,6 +56,10 @@ enum Command {
     Plot(review_cmd::PlotArgs),
     /// Write one self-contained report.html: figures and a sortable leaderboard.
     Report(review_cmd::ReportArgs),
+    /// Show a sweep's progress from its files and the SLURM queue (attached or detached).
+    Status(slurm_cmd::StatusArgs),
+    /// Cancel a sweep's running SLURM jobs.
+    Cancel(slurm_cmd::CancelArgs),
 }
 
 fn main() -> ExitCode {
@@ -86,6 +91,8 @@ fn main() -> ExitCode {
         Command::Compare(args) => review_cmd::compare(args),
         Command::Plot(args) => review_cmd::plot(args),
         Command::Report(args) => review_cmd::report(args),
+        Command::Status(args) => slurm_cmd::status(args),
+        Command::Cancel(args) => slurm_cmd::cancel(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -108,6 +115,8 @@ fn report(err: &anyhow::Error) -> ExitCode {
                     | sweep_sched::SchedError::NeverFits(_)
                     | sweep_sched::SchedError::OldSpec(_)
                     | sweep_sched::SchedError::Launcher(_)
+                    | sweep_sched::SchedError::Usage(_)
+                    | sweep_sched::SchedError::Busy(..)
             )
         )
         || err.downcast_ref::<sweep_results::ReviewError>().is_some();

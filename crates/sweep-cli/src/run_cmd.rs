@@ -43,6 +43,10 @@ pub struct RunArgs {
     /// Where trials run, overriding the spec's `launcher`.
     #[arg(long, value_enum, value_name = "LAUNCHER")]
     pub launcher: Option<LauncherArg>,
+    /// SLURM: submit every trial and exit, printing the job ids. `sweep status`
+    /// shows progress; `sweep run` again re-attaches (nothing is submitted twice).
+    #[arg(long)]
+    pub detach: bool,
 }
 
 /// `--launcher`.
@@ -227,6 +231,7 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     let mut opts = RunOptions::new(std::env::current_exe().context("cannot find the sweep binary to run workers")?);
     opts.cpus = args.cpus;
     opts.restart = args.restart;
+    opts.detach = args.detach;
     opts.launcher = args.launcher.map(|l| match l {
         LauncherArg::Local => sweep_spec::Launcher::Local,
         LauncherArg::Slurm => sweep_spec::Launcher::Slurm,
@@ -243,6 +248,22 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         .build()?;
     let summary = runtime.block_on(run_sweep(&spec, &plan, &text, &dir, &opts, &mut |p| display.on(p)))?;
     display.finish();
+    if args.detach {
+        println!(
+            "submitted {} SLURM jobs for sweep {}:",
+            summary.detached.len(),
+            spec.name
+        );
+        for (trial, job) in &summary.detached {
+            println!("  {job}  trial {trial}");
+        }
+        println!(
+            "\nprogress: sweep status {dir}\nre-attach: sweep run {spec_path}\ncancel:    sweep cancel {dir}",
+            dir = dir.root().display(),
+            spec_path = args.spec.display()
+        );
+        return Ok(0);
+    }
 
     // The end: top trials, the best one's parameters, where the files are.
     let infos = sweep_sched::trial_infos(&plan);

@@ -301,3 +301,109 @@ fn sbatch_errors_are_shown_with_the_spec_line() {
             .all(|e| e["event"] != "launched")
     );
 }
+
+#[test]
+fn detach_then_status_then_reattach() {
+    if !cluster() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec(
+        dir.path(),
+        "away",
+        "  mode: {value: ok}\n  x: {values: [1, 2, 3]}\n  sleep: {value: 1}\n  epochs: {value: 3}\n",
+        "resources: {cpus_per_trial: 1, max_concurrent: 2}\n",
+    );
+    let out = sweep(dir.path())
+        .args(["run", "--plain", "--detach"])
+        .arg(&spec)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.starts_with("submitted 3 SLURM jobs for sweep away:"), "{stdout}");
+    let results = dir.path().join("results/away");
+    let submitted: Vec<String> = journal(&results)
+        .iter()
+        .filter(|e| e["event"] == "launched")
+        .map(|e| e["job"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(submitted.len(), 3);
+    assert!(
+        submitted.iter().all(|j| stdout.contains(j.as_str())),
+        "the job ids are printed"
+    );
+    // While detached: status from the files and the queue; the leaderboard reads.
+    let status = sweep(dir.path()).args(["status", "results/away"]).output().unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert!(text.starts_with("sweep away (results/away): 3 trials: "), "{text}");
+    assert!(text.contains("no orchestrator is attached"), "{text}");
+    assert!(submitted.iter().all(|j| text.contains(j.as_str())), "{text}");
+    let board = sweep(dir.path())
+        .args(["leaderboard", "away", "--format", "csv"])
+        .output()
+        .unwrap();
+    assert!(board.status.success());
+    assert_eq!(String::from_utf8_lossy(&board.stdout).lines().count(), 4);
+    // Re-attach: the jobs are followed to their end, none submitted again.
+    let out = sweep(dir.path()).args(["run", "--plain"]).arg(&spec).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows = leaderboard(&results);
+    assert!(
+        rows.iter().all(|r| r["status"] == "completed" && r["epochs"] == "3"),
+        "{rows:?}"
+    );
+    let launched = journal(&results).iter().filter(|e| e["event"] == "launched").count();
+    assert_eq!(launched, 3, "nothing submitted twice");
+}
+
+#[test]
+fn sweep_cancel_stops_a_detached_sweep_as_interrupted() {
+    if !cluster() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec(
+        dir.path(),
+        "stop",
+        "  mode: {value: hang}\n  x: {values: [1, 2]}\n  sleep: {value: 0}\n  epochs: {value: 1}\n",
+        "",
+    );
+    let out = sweep(dir.path())
+        .args(["run", "--plain", "--detach"])
+        .arg(&spec)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = sweep(dir.path()).args(["cancel", "results/stop"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("cancelled 2 jobs:"));
+    let out = sweep(dir.path()).args(["run", "--plain"]).arg(&spec).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows = leaderboard(&dir.path().join("results/stop"));
+    assert!(
+        rows.iter()
+            .all(|r| r["status"] == "interrupted" && r["error"].contains("cancelled by `sweep cancel`")),
+        "{rows:?}"
+    );
+}
+
+#[test]
+fn detach_is_refused_for_local_trials() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec(
+        dir.path(),
+        "here",
+        "  mode: {value: ok}\n  x: {value: 1}\n  sleep: {value: 0}\n  epochs: {value: 1}\n",
+        "",
+    );
+    let out = sweep(dir.path())
+        .args(["run", "--plain", "--detach", "--launcher", "local"])
+        .arg(&spec)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--detach needs the SLURM launcher"));
+    assert!(!dir.path().join("results/here").exists(), "nothing written");
+}

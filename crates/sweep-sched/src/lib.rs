@@ -15,6 +15,7 @@ mod resume;
 mod run;
 pub mod slurm;
 
+pub use resume::folder_in_use;
 pub use run::{Progress, RunOptions, Summary, run_sweep, substitute, trial_infos};
 
 use std::path::PathBuf;
@@ -43,6 +44,12 @@ pub enum SchedError {
     /// The journal is damaged or cannot be written.
     #[error(transparent)]
     Journal(#[from] sweep_results::JournalError),
+    /// Another `sweep run` holds the results folder.
+    #[error("{} is in use by another `sweep run` (pid {pid}); wait for it, or stop it first", .0.display(), pid = .1)]
+    Busy(PathBuf, String),
+    /// Options that do not go together.
+    #[error("{0}")]
+    Usage(String),
     /// The launcher refused a trial (sbatch's complaint, verbatim).
     #[error("the launcher refused a trial:\n{0}")]
     Launcher(String),

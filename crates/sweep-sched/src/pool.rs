@@ -104,6 +104,16 @@ impl Pool {
         Some(Allocation { cpus: req.cpus, gpus })
     }
 
+    /// Counts a trial that runs already (a SLURM job re-attached after a
+    /// crash): it holds CPU slots only, and may go past `max_concurrent`,
+    /// which then holds back new trials until it ends.
+    pub fn adopt(&mut self, cpus: u32) -> Allocation {
+        let cpus = cpus.min(self.cpus_free);
+        self.cpus_free -= cpus;
+        self.running += 1;
+        Allocation { cpus, gpus: Vec::new() }
+    }
+
     /// Gives back what a finished trial held.
     pub fn release(&mut self, alloc: &Allocation) {
         self.cpus_free += alloc.cpus;

@@ -101,3 +101,55 @@ fn differences(dir: &ResultsDir, spec: &Spec, plan: &Plan, old_text: &str) -> Re
     }
     Ok(changes)
 }
+
+/// Holds a results folder for one orchestrator: an exclusive `flock` on its
+/// `.lock` file (released when the process ends, however it ends).
+#[derive(Debug)]
+pub struct FolderLock {
+    _file: std::fs::File,
+}
+
+/// Takes the results folder's lock (creating the folder), or says who holds it.
+pub fn lock(dir: &ResultsDir) -> Result<FolderLock, SchedError> {
+    use std::io::{Read, Seek, Write};
+    use std::os::fd::AsRawFd;
+    let io = |e: std::io::Error| SchedError::Io(dir.root().to_path_buf(), e);
+    std::fs::create_dir_all(dir.root()).map_err(io)?;
+    let path = dir.root().join(".lock");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(io)?;
+    // SAFETY: flock on a descriptor this function owns.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        let mut holder = String::new();
+        let _ = file.read_to_string(&mut holder);
+        return Err(SchedError::Busy(dir.root().to_path_buf(), holder.trim().to_string()));
+    }
+    let _ = file.set_len(0);
+    let _ = file.rewind();
+    let _ = write!(file, "{}", std::process::id());
+    Ok(FolderLock { _file: file })
+}
+
+/// The pid of the orchestrator holding the results folder, if one does.
+pub fn folder_in_use(dir: &ResultsDir) -> Option<String> {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(dir.root().join(".lock")).ok()?;
+    // SAFETY: flock on a descriptor this function owns; a shared lock taken
+    // here is released when `file` closes.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
+    if rc == 0 {
+        return None;
+    }
+    Some(
+        std::fs::read_to_string(dir.root().join(".lock"))
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+    )
+}

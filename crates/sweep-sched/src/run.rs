@@ -35,6 +35,9 @@ pub struct RunOptions {
     pub restart: bool,
     /// Where trials run, overriding the spec's `launcher`.
     pub launcher: Option<Launcher>,
+    /// SLURM only: submit every trial, journal the job ids and return
+    /// without following them (`sweep run` again re-attaches).
+    pub detach: bool,
 }
 
 impl RunOptions {
@@ -48,6 +51,7 @@ impl RunOptions {
             retry_backoff: Duration::from_secs(1),
             restart: false,
             launcher: None,
+            detach: false,
         }
     }
 }
@@ -113,6 +117,8 @@ pub enum Progress {
 pub struct Summary {
     /// True when Ctrl-C stopped it.
     pub interrupted: bool,
+    /// The SLURM jobs left running by `--detach`: (trial, job id).
+    pub detached: Vec<(TrialId, String)>,
     /// The replayed journal at the end.
     pub replay: Replay,
 }
@@ -195,15 +201,32 @@ pub async fn run_sweep(
                 gpus: spec.resources.gpus_per_trial,
             },
         ),
+        // Detached, nobody is left to hold jobs back: all are queued.
         Launcher::Slurm => (
-            Pool::new(u32::MAX / 2, 0, spec.resources.max_concurrent),
+            Pool::new(u32::MAX / 2, 0, spec.resources.max_concurrent.filter(|_| !opts.detach)),
             Request { cpus: 1, gpus: 0.0 },
         ),
     };
     if let Some(why) = pool.never_fits(request) {
         return Err(SchedError::NeverFits(why));
     }
+    if opts.detach && launcher != Launcher::Slurm {
+        return Err(SchedError::Usage(
+            "--detach needs the SLURM launcher (`launcher: slurm` or --launcher slurm): local trials end with the orchestrator".into(),
+        ));
+    }
+    // One orchestrator per results folder.
+    let held = if dir.root().exists() {
+        Some(resume::lock(dir)?)
+    } else {
+        None
+    };
     let moved_aside = resume::prepare(dir, spec, plan, spec_text, opts.restart)?;
+    // The lock moved aside with an old folder; a new folder gets its own.
+    let _lock = match held {
+        Some(lock) if moved_aside.is_none() => lock,
+        _ => resume::lock(dir)?,
+    };
     let io = |e: std::io::Error| SchedError::Io(dir.root().to_path_buf(), e);
     let mut replay = Journal::replay(&dir.journal())?;
     let mut journal = Journal::open(&dir.journal())?;
@@ -305,12 +328,13 @@ pub async fn run_sweep(
     let mut tables_dirty = false;
     let queue_watch = (launcher == Launcher::Slurm).then(slurm::watch_queue);
     let mut refused: Option<String> = None;
+    let mut detached: Vec<(TrialId, String)> = Vec::new();
     // Re-attach to jobs still in (or just gone from) the queue.
     for (id, job_id) in adopt {
         let Some(t) = plan.trials.iter().find(|t| t.id == id) else {
             continue;
         };
-        let Some(alloc) = pool.try_acquire(request) else { break };
+        let alloc = pool.adopt(request.cpus);
         let attempt = replay.trials[&id].attempts;
         let (job, device) =
             make_job(spec, t, attempt, &alloc, dir, opts).map_err(|e| SchedError::Io(dir.trial_dir(&id), e))?;
@@ -327,11 +351,20 @@ pub async fn run_sweep(
             attempt,
             device: format!("{device} (job {job_id}, re-attached)"),
         });
+        if opts.detach {
+            // Already in the queue: nothing to submit.
+            if let Some(r) = running.remove(&id) {
+                pool.release(&r.alloc);
+            }
+            detached.push((id.clone(), job_id));
+            continue;
+        }
         let sj = slurm_job(spec, t, job, dir);
         let queue = queue_watch.clone().expect("slurm");
         tokio::spawn(slurm::execute(
             sj,
             Some(job_id),
+            true,
             exec_tx.clone(),
             cancel_rx.clone(),
             queue,
@@ -385,6 +418,7 @@ pub async fn run_sweep(
                     tokio::spawn(slurm::execute(
                         sj,
                         None,
+                        !opts.detach,
                         exec_tx.clone(),
                         cancel_rx.clone(),
                         queue.clone(),
@@ -425,12 +459,18 @@ pub async fn run_sweep(
             Msg::Exec(ExecMsg::Submitted { trial, job }) => {
                 let Some(run) = running.get(&trial) else { continue };
                 let entry = Entry::Launched {
-                    trial,
+                    trial: trial.clone(),
                     attempt: run.attempt,
-                    job,
+                    job: job.clone(),
                 };
                 journal.append(&entry)?;
                 replay.apply(entry);
+                if opts.detach {
+                    if let Some(r) = running.remove(&trial) {
+                        pool.release(&r.alloc);
+                    }
+                    detached.push((trial, job));
+                }
             }
             Msg::Exec(ExecMsg::Refused { trial, message }) => {
                 let Some(run) = running.remove(&trial) else { continue };
@@ -536,6 +576,16 @@ pub async fn run_sweep(
             }
         }
     }
+    if opts.detach && refused.is_none() {
+        // The jobs run on: the journal shows them running, with their ids.
+        journal.sync()?;
+        write_tables(dir, &infos, &columns, &replay, &spec.metric).map_err(io)?;
+        return Ok(Summary {
+            interrupted: false,
+            detached,
+            replay,
+        });
+    }
     let entry = Entry::SweepStopped {
         time: now(),
         interrupted: stopping,
@@ -549,6 +599,7 @@ pub async fn run_sweep(
     }
     Ok(Summary {
         interrupted: stopping,
+        detached,
         replay,
     })
 }
@@ -579,6 +630,7 @@ fn slurm_job(spec: &Spec, trial: &Trial, job: Job, dir: &ResultsDir) -> SlurmJob
         spec_path: spec.path.clone(),
         trial_dir: dir.trial_dir(&trial.id),
         events: dir.trial_dir(&trial.id).join("events.jsonl"),
+        results: dir.root().to_path_buf(),
         job,
     }
 }

@@ -93,6 +93,56 @@ pub struct SlurmJob {
     pub trial_dir: PathBuf,
     /// Where the job's stdout (the protocol) goes.
     pub events: PathBuf,
+    /// The sweep's results folder.
+    pub results: PathBuf,
+}
+
+/// The file `sweep cancel` lists the jobs it cancelled in, one id a line.
+pub fn cancelled_file(results: &Path) -> PathBuf {
+    results.join("cancelled-jobs")
+}
+
+fn cancelled_by_sweep(results: &Path, id: &str) -> bool {
+    std::fs::read_to_string(cancelled_file(results)).is_ok_and(|t| t.lines().any(|l| l.trim() == id))
+}
+
+/// Cancels jobs with `scancel`, listing them first in the results folder so
+/// whoever follows them records an interruption, not a failure.
+pub fn cancel_jobs(results: &Path, ids: &[String]) -> std::io::Result<std::process::ExitStatus> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(cancelled_file(results))?;
+    for id in ids {
+        writeln!(f, "{id}")?;
+    }
+    f.sync_all()?;
+    std::process::Command::new("scancel").args(ids).status()
+}
+
+/// The states of this user's jobs now (`squeue` once), or why not.
+pub fn queue_now() -> Result<HashMap<String, (String, String)>, String> {
+    let out = std::process::Command::new("squeue")
+        .args(["-h", "-o", "%i|%T|%r", "--me"])
+        .output()
+        .map_err(|e| format!("cannot run squeue: {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut parts = l.split('|');
+            Some((
+                parts.next()?.trim().to_string(),
+                (
+                    parts.next()?.trim().to_string(),
+                    parts.next().unwrap_or("").trim().to_string(),
+                ),
+            ))
+        })
+        .collect())
 }
 
 /// Quotes a word for /bin/sh.
@@ -230,10 +280,12 @@ fn stderr_tail(path: &Path) -> String {
 
 /// Runs one attempt as a SLURM job: submits it (or adopts the job `adopt`
 /// found in the journal or the queue), follows its events, and reports
-/// like a local executor. `ExecMsg::Submitted` carries the job id.
+/// like a local executor. `ExecMsg::Submitted` carries the job id; without
+/// `follow_job` (a detached sweep) that is the last message.
 pub async fn execute(
     sj: SlurmJob,
     adopt: Option<String>,
+    follow_job: bool,
     tx: mpsc::UnboundedSender<ExecMsg>,
     mut cancel: watch::Receiver<Cancel>,
     mut queue: watch::Receiver<QueueSnapshot>,
@@ -268,6 +320,9 @@ pub async fn execute(
             }
         },
     };
+    if !follow_job {
+        return;
+    }
     let submitted = Instant::now();
     let mut offset = 0u64;
     let (mut done, mut diverged, mut error) = (None, None, None);
@@ -331,6 +386,11 @@ pub async fn execute(
             metrics,
         ),
         ("CANCELLED", ..) if cancelled => finish(TrialStatus::Interrupted, Some("interrupted".into()), metrics),
+        ("CANCELLED", ..) if cancelled_by_sweep(&sj.results, &id) => finish(
+            TrialStatus::Interrupted,
+            Some(format!("{job} cancelled by `sweep cancel`")),
+            metrics,
+        ),
         ("CANCELLED", ..) => finish(
             TrialStatus::Failed,
             Some(format!("{job} was cancelled outside sweep (scancel)")),
