@@ -336,7 +336,7 @@ fn the_builtin_trainer_sweep_writes_a_ranked_leaderboard() {
     assert_eq!(board.len(), 10);
     let ranks: Vec<&str> = board.iter().map(|r| r["rank"].as_str()).collect();
     assert_eq!(ranks, ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"]);
-    assert!(board.iter().all(|r| r["device"] == "cpu" && r["epochs"] == "1"));
+    assert!(board.iter().all(|r| r["device"] == "cpu" && r["epochs_run"] == "1"));
     let trial_json = dir
         .path()
         .join("results/lr/trials")

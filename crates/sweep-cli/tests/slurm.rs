@@ -351,7 +351,8 @@ fn detach_then_status_then_reattach() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let rows = leaderboard(&results);
     assert!(
-        rows.iter().all(|r| r["status"] == "completed" && r["epochs"] == "3"),
+        rows.iter()
+            .all(|r| r["status"] == "completed" && r["epochs_run"] == "3"),
         "{rows:?}"
     );
     let launched = journal(&results).iter().filter(|e| e["event"] == "launched").count();

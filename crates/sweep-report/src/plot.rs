@@ -431,7 +431,16 @@ pub fn against<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &Data, p: u
         Axis::Log { .. } => format!("{} (log scale)", param.name),
         _ => param.name.clone(),
     };
-    let (y_range, corner) = metric_range(lo, hi, d.goal, 2);
+    let legend_rows = 1 + d
+        .params
+        .iter()
+        .enumerate()
+        .find_map(|(g, q)| match &q.axis {
+            Axis::Categories(c) if g != p && (2..=PALETTE.len()).contains(&c.len()) => Some(c.len()),
+            _ => None,
+        })
+        .unwrap_or(1);
+    let (y_range, corner) = metric_range(lo, hi, d.goal, legend_rows);
     let mut chart = ChartBuilder::on(root)
         .caption(title, (FONT, 24))
         .margin(16)
@@ -451,17 +460,47 @@ pub fn against<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &Data, p: u
         .light_line_style(WHITE)
         .draw()
         .map_err(err)?;
-    let blue = PALETTE[0];
-    chart
-        .draw_series(
-            d.trials
-                .iter()
-                .skip(1)
-                .map(|t| Circle::new((x_of(t), t.metric), 5, blue.mix(0.6).filled())),
-        )
-        .map_err(err)?
-        .label(format!("{} completed trials", d.trials.len()))
-        .legend(move |(x, y)| Circle::new((x + 10, y), 5, blue.mix(0.6).filled()));
+    // Points coloured by another parameter with a few values (the
+    // optimizer, say), so one figure shows the learning rate per optimizer.
+    let group = d.params.iter().enumerate().find_map(|(g, q)| match &q.axis {
+        Axis::Categories(c) if g != p && (2..=PALETTE.len()).contains(&c.len()) => Some((g, c.clone())),
+        _ => None,
+    });
+    match &group {
+        Some((g, cats)) => {
+            for (k, cat) in cats.iter().enumerate() {
+                let colour = [PALETTE[0], PALETTE[1], PALETTE[2], PALETTE[4], RGBColor(140, 86, 75)][k % 5];
+                let members: Vec<&TrialPoint> = d
+                    .trials
+                    .iter()
+                    .skip(1)
+                    .filter(|t| category(cats, &t.values[*g]) == k)
+                    .collect();
+                chart
+                    .draw_series(
+                        members
+                            .iter()
+                            .map(|t| Circle::new((x_of(t), t.metric), 5, colour.mix(0.7).filled())),
+                    )
+                    .map_err(err)?
+                    .label(format!("{}={cat}", d.params[*g].name))
+                    .legend(move |(x, y)| Circle::new((x + 10, y), 5, colour.mix(0.7).filled()));
+            }
+        }
+        None => {
+            let blue = PALETTE[0];
+            chart
+                .draw_series(
+                    d.trials
+                        .iter()
+                        .skip(1)
+                        .map(|t| Circle::new((x_of(t), t.metric), 5, blue.mix(0.6).filled())),
+                )
+                .map_err(err)?
+                .label(format!("{} completed trials", d.trials.len()))
+                .legend(move |(x, y)| Circle::new((x + 10, y), 5, blue.mix(0.6).filled()));
+        }
+    }
     let best = &d.trials[0];
     let red = PALETTE[3];
     chart

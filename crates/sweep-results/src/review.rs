@@ -14,7 +14,7 @@ use sweep_core::Goal;
 /// status, the metric, best_epoch.
 const LEAD: usize = 5;
 /// The fixed columns after the parameters.
-const TAIL: [&str; 6] = ["epochs", "duration_s", "device", "seed", "attempts", "error"];
+const TAIL: [&str; 6] = ["epochs_run", "duration_s", "device", "seed", "attempts", "error"];
 
 /// Why a results folder cannot be reviewed.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +95,12 @@ impl Board {
             .iter()
             .map(String::from)
             .collect();
+        let mut header = header;
+        // Folders written before the column was renamed say `epochs`.
+        let n = header.len();
+        if n >= TAIL.len() && header[n - TAIL.len()] == "epochs" {
+            header[n - TAIL.len()] = TAIL[0].to_string();
+        }
         let expected_start = ["rank", "trial_id", "status"];
         if header.len() < LEAD + TAIL.len()
             || header[..3] != expected_start
@@ -418,7 +424,7 @@ impl Board {
 }
 
 /// Columns a narrow terminal drops first, in this order.
-const DROPPABLE: [&str; 6] = ["seed", "device", "attempts", "duration_s", "epochs", "best_epoch"];
+const DROPPABLE: [&str; 6] = ["seed", "device", "attempts", "duration_s", "epochs_run", "best_epoch"];
 
 impl View {
     /// An aligned text table, at most `width` columns wide when given: long

@@ -151,7 +151,7 @@ pub fn write_tables(
         "best_epoch".into(),
     ];
     header.extend(columns.iter().cloned());
-    header.extend(["epochs", "duration_s", "device", "seed", "attempts", "error"].map(String::from));
+    header.extend(["epochs_run", "duration_s", "device", "seed", "attempts", "error"].map(String::from));
     w.write_record(&header).map_err(csv_err)?;
     for row in leaderboard_rows(trials, replay, metric) {
         let params = by_id[&row.id].params;
@@ -295,7 +295,7 @@ mod tests {
         let mut lines = board.lines();
         assert_eq!(
             lines.next(),
-            Some("rank,trial_id,status,val_accuracy,best_epoch,lr,epochs,duration_s,device,seed,attempts,error")
+            Some("rank,trial_id,status,val_accuracy,best_epoch,lr,epochs_run,duration_s,device,seed,attempts,error")
         );
         assert_eq!(lines.next(), Some("1,b,completed,0.9,1,0.1,2,1.0,,0,1,"));
         assert_eq!(board.lines().count(), 5);
