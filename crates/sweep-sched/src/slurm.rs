@@ -226,7 +226,9 @@ pub async fn submit(sj: &SlurmJob) -> Result<String, String> {
     Err(format!("{said}{at}"))
 }
 
-/// The job's final state and exit code from `scontrol`, if it remembers it.
+/// The job's final state, exit code and reason: from `scontrol` while the
+/// controller remembers the job (MinJobAge), else from `sacct` where
+/// accounting is kept.
 async fn final_state(id: &str) -> Option<(String, Option<(i32, i32)>, String)> {
     let out = tokio::process::Command::new("scontrol")
         .args(["show", "job", "-o", id])
@@ -235,7 +237,22 @@ async fn final_state(id: &str) -> Option<(String, Option<(i32, i32)>, String)> {
         .await
         .ok()?;
     if !out.status.success() {
-        return None;
+        let acct = tokio::process::Command::new("sacct")
+            .args(["-j", id, "-X", "-n", "-P", "-o", "State,ExitCode,Reason"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .ok()
+            .filter(|o| o.status.success())?;
+        let text = String::from_utf8_lossy(&acct.stdout).into_owned();
+        let mut f = text.lines().next()?.split('|');
+        // "CANCELLED by 0" -> CANCELLED
+        let state = f.next()?.split_whitespace().next()?.to_string();
+        let exit = f.next().and_then(|e| {
+            let (a, b) = e.split_once(':')?;
+            Some((a.parse().ok()?, b.parse().ok()?))
+        });
+        return Some((state, exit, f.next().unwrap_or("").to_string()));
     }
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let field = |name: &str| {
