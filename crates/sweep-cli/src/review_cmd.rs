@@ -5,7 +5,7 @@ use clap::{Args, ValueEnum};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use sweep_core::{Goal, format_float};
+use sweep_core::{Goal, format_short};
 use sweep_results::{Board, Epochs, Filter, Query, SortKey, Table};
 
 /// How a table is printed.
@@ -187,7 +187,7 @@ pub fn show(args: &ShowArgs) -> Result<()> {
         let mut t = Table::new(header);
         for (e, v) in rows {
             let mut cells = vec![e.to_string()];
-            cells.extend(used.iter().map(|&m| v[m].map(short).unwrap_or_default()));
+            cells.extend(used.iter().map(|&m| v[m].map(format_short).unwrap_or_default()));
             t.row(cells);
         }
         writeln!(out, "\nepochs:")?;
@@ -211,10 +211,6 @@ fn write_indented(out: &mut impl Write, text: &str, skip_header: bool) -> std::i
         writeln!(out, "  {line}")?;
     }
     Ok(())
-}
-
-fn short(v: f64) -> String {
-    format_float(sweep_spec::distribution::round_to_digits(v, 4))
 }
 
 /// Compare the best trials of several sweeps.
@@ -340,14 +336,14 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
                     (Some((v, n)), Some(f)) if seen_first => {
                         format!(
                             "{} ({}{}, n={n})",
-                            short(*v),
+                            format_short(*v),
                             if *v >= f { "+" } else { "" },
-                            short(v - f)
+                            format_short(v - f)
                         )
                     }
                     (Some((v, n)), _) => {
                         seen_first = true;
-                        format!("{} (n={n})", short(*v))
+                        format!("{} (n={n})", format_short(*v))
                     }
                 });
             }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
-use sweep_core::{TrialId, TrialStatus, format_float};
+use sweep_core::{TrialId, TrialStatus, format_short};
 use sweep_results::Table;
 use sweep_results::{ResultsDir, leaderboard_rows};
 use sweep_sched::{Progress, RunOptions, run_sweep};
@@ -56,10 +56,6 @@ pub enum LauncherArg {
     Local,
     /// One SLURM job per trial (sbatch; the results folder must be on a filesystem the nodes share).
     Slurm,
-}
-
-fn short(v: f64) -> String {
-    format_float(sweep_spec::distribution::round_to_digits(v, 4))
 }
 
 fn params_text(t: &Trial) -> String {
@@ -171,7 +167,7 @@ impl Display {
                 let of = of.map_or_else(String::new, |n| format!("/{n}"));
                 let value = metrics
                     .get(&self.metric)
-                    .map_or_else(String::new, |v| format!(" {} {}", self.metric, short(*v)));
+                    .map_or_else(String::new, |v| format!(" {} {}", self.metric, format_short(*v)));
                 match self.lines.get(&trial) {
                     Some(bar) => {
                         let msg = bar.message();
@@ -201,7 +197,7 @@ impl Display {
                         o.inc(1);
                     }
                 }
-                let value = metric.map_or_else(String::new, |v| format!(" {} {}", self.metric, short(v)));
+                let value = metric.map_or_else(String::new, |v| format!(" {} {}", self.metric, format_short(v)));
                 let why = error.map_or_else(String::new, |e| format!(": {}", e.lines().next().unwrap_or("")));
                 let next = if retry { ", will retry" } else { "" };
                 self.say(format!(
@@ -289,7 +285,7 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         let mut cells = vec![
             r.rank.map(|x| x.to_string()).unwrap_or_default(),
             r.id.to_string(),
-            r.metric.map(short).unwrap_or_default(),
+            r.metric.map(format_short).unwrap_or_default(),
             r.best_epoch.map(|e| e.to_string()).unwrap_or_default(),
         ];
         cells.extend(

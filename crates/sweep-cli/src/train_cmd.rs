@@ -5,7 +5,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
-use sweep_core::{EpochMetrics, ParamValue, TrialEvent, format_float};
+use sweep_core::{EpochMetrics, ParamValue, TrialEvent, format_short};
 use sweep_train::{Outcome, Progress, TrainConfig, config::default_metric, run_trial};
 
 /// Train one model now, with a progress bar: from flags, or one trial of a spec.
@@ -44,22 +44,9 @@ impl Progress for Bar {
 
 fn metric_line(m: &EpochMetrics, keys: &[&str]) -> String {
     keys.iter()
-        .filter_map(|k| m.get(*k).map(|v| format!("{k} {}", short(*v))))
+        .filter_map(|k| m.get(*k).map(|v| format!("{k} {}", format_short(*v))))
         .collect::<Vec<_>>()
         .join("  ")
-}
-
-fn short(v: f64) -> String {
-    let r = if v.abs() >= 1000.0 {
-        v.round()
-    } else {
-        sweep_spec::distribution::round_to_digits(v, 4)
-    };
-    if r.fract() == 0.0 && r.abs() < 1e15 {
-        format!("{r:.0}")
-    } else {
-        format_float(r)
-    }
 }
 
 pub fn run(args: &TrainArgs) -> Result<u8> {

@@ -24,7 +24,7 @@ mod status;
 
 pub use event::{EpochMetrics, TrialEvent};
 pub use id::TrialId;
-pub use param::{ParamValue, Params, format_float};
+pub use param::{ParamValue, Params, format_float, format_short, round_to_digits};
 pub use status::TrialStatus;
 
 use serde::{Deserialize, Serialize};

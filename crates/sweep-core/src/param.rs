@@ -76,6 +76,34 @@ impl ParamValue {
     }
 }
 
+/// Rounds to `digits` significant digits, landing on the closest f64 to the decimal.
+pub fn round_to_digits(x: f64, digits: i32) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let exp = x.abs().log10().floor() as i32 - (digits - 1);
+    // Format-and-parse gives the closest f64 to the decimal, which plain
+    // scaling (x / 10^e).round() * 10^e does not always.
+    let decimals = (-exp).max(0) as usize;
+    if exp <= 0 {
+        format!("{x:.decimals$}").parse().unwrap_or(x)
+    } else {
+        let scale = 10f64.powi(exp);
+        (x / scale).round() * scale
+    }
+}
+
+/// A number for people: four significant digits, whole numbers without a
+/// fraction (`0.9729`, `3e-4`, `32160`).
+pub fn format_short(x: f64) -> String {
+    let r = round_to_digits(x, 4);
+    if r.fract() == 0.0 && r.abs() < 1e15 {
+        format!("{r:.0}")
+    } else {
+        format_float(r)
+    }
+}
+
 /// Formats a float the way people write hyperparameters: `0.001`, `3e-4`, `1e7`.
 ///
 /// Round-trips exactly (the shortest representation that parses back to the
@@ -114,6 +142,15 @@ impl fmt::Display for ParamValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_numbers_keep_four_digits() {
+        assert_eq!(format_short(0.972_949), "0.9729");
+        assert_eq!(format_short(32_163.4), "32160");
+        assert_eq!(format_short(3.0e-4), "3e-4");
+        assert_eq!(format_short(1.0), "1");
+        assert_eq!(format_short(-0.012_345_6), "-0.01235");
+    }
 
     #[test]
     fn floats_print_as_people_write_them() {

@@ -4,7 +4,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::collections::BTreeMap;
-use sweep_core::{Goal, format_float};
+use sweep_core::{Goal, format_short};
 use sweep_results::{Board, Epochs};
 
 /// Trials drawn in colour, with a legend entry each; the rest are grey.
@@ -252,11 +252,7 @@ fn padded(lo: f64, hi: f64) -> std::ops::Range<f64> {
 
 /// A number for a label: integers without a fraction, else 4 significant digits.
 fn number(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e7 {
-        format!("{v:.0}")
-    } else {
-        format_float(sweep_spec_round(v))
-    }
+    format_short(v)
 }
 
 /// The index of value `v` among categories `c` (numbers compared by value).
@@ -264,15 +260,6 @@ fn category(c: &[String], v: &str) -> usize {
     c.iter()
         .position(|x| x == v || matches!((x.parse::<f64>(), v.parse::<f64>()), (Ok(a), Ok(b)) if a == b))
         .unwrap_or(0)
-}
-
-/// Four significant digits, as the rest of sweep prints numbers.
-fn sweep_spec_round(v: f64) -> f64 {
-    if v == 0.0 || !v.is_finite() {
-        return v;
-    }
-    let scale = 10f64.powi(3 - v.abs().log10().floor() as i32);
-    (v * scale).round() / scale
 }
 
 /// The metric per epoch of every trial; the best [`HIGHLIGHT`] in colour.

@@ -215,22 +215,7 @@ pub fn round_sig(x: f64) -> f64 {
     round_to_digits(x, SIGNIFICANT_DIGITS)
 }
 
-/// Rounds to `digits` significant digits, landing on the closest f64 to the decimal.
-pub fn round_to_digits(x: f64, digits: i32) -> f64 {
-    if x == 0.0 || !x.is_finite() {
-        return x;
-    }
-    let exp = x.abs().log10().floor() as i32 - (digits - 1);
-    // Format-and-parse gives the closest f64 to the decimal, which plain
-    // scaling (x / 10^e).round() * 10^e does not always.
-    let decimals = (-exp).max(0) as usize;
-    if exp <= 0 {
-        format!("{x:.decimals$}").parse().unwrap_or(x)
-    } else {
-        let scale = 10f64.powi(exp);
-        (x / scale).round() * scale
-    }
-}
+pub use sweep_core::round_to_digits;
 
 fn log_uniform(rng: &mut impl RngCore, min: f64, max: f64) -> f64 {
     let (a, b) = (min.ln(), max.ln());
