@@ -2,7 +2,9 @@
 //! starts a single-node one; CI does, and sets SWEEP_REQUIRE_SLURM=1 so a
 //! missing cluster fails these tests instead of skipping them).
 
-use assert_cmd::Command;
+mod common;
+
+use common::{command_spec, journal, leaderboard, sweep};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -24,51 +26,9 @@ fn cluster() -> bool {
     up
 }
 
-fn trainer() -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/run/trainer.py")
-        .display()
-        .to_string()
-}
-
+/// A spec for the test trainer, run through SLURM.
 fn spec(dir: &Path, name: &str, params: &str, extra: &str) -> PathBuf {
-    let text = format!(
-        "name: {name}\nmethod: grid\nmetric: {{name: loss, goal: minimize}}\nlauncher: slurm\n{extra}\
-         trainer:\n  command: [python3, \"{}\", --mode, \"${{mode}}\", --x, \"${{x}}\", --sleep, \"${{sleep}}\", --epochs, \"${{epochs}}\"]\n\
-         parameters:\n{params}",
-        trainer()
-    );
-    let path = dir.join(format!("{name}.yaml"));
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn leaderboard(results: &Path) -> Vec<HashMap<String, String>> {
-    let mut r = csv::Reader::from_path(results.join("leaderboard.csv")).unwrap();
-    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
-    r.records()
-        .map(|rec| {
-            header
-                .iter()
-                .cloned()
-                .zip(rec.unwrap().iter().map(String::from))
-                .collect()
-        })
-        .collect()
-}
-
-fn journal(results: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(results.join("journal.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-fn sweep(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("sweep").unwrap();
-    c.current_dir(dir);
-    c
+    command_spec(dir, name, params, &format!("launcher: slurm\n{extra}"))
 }
 
 #[test]

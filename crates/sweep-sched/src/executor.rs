@@ -99,6 +99,32 @@ pub enum ExecMsg {
     },
 }
 
+/// What a trial's protocol lines said about how it ends: the `done`
+/// metrics, why it diverged, the error it reported.
+#[derive(Debug, Clone, Default)]
+pub struct Ending {
+    /// Final metrics, when it printed `done`.
+    pub done: Option<EpochMetrics>,
+    /// "epoch N: reason", when it printed `diverged`.
+    pub diverged: Option<String>,
+    /// Its `error` message.
+    pub error: Option<String>,
+}
+
+impl Ending {
+    /// Parses one stdout line; an event is noted and returned for the dispatcher.
+    pub fn see(&mut self, line: &str) -> Option<TrialEvent> {
+        let event = TrialEvent::parse_line(line)?;
+        match &event {
+            TrialEvent::Done { metrics } => self.done = Some(metrics.clone()),
+            TrialEvent::Diverged { epoch, reason } => self.diverged = Some(format!("epoch {epoch}: {reason}")),
+            TrialEvent::Error { message } => self.error = Some(message.clone()),
+            _ => {}
+        }
+        Some(event)
+    }
+}
+
 fn signal_group(pid: u32, sig: i32) {
     // SAFETY: killpg only sends a signal; the group is the child's own (it
     // was started with process_group(0)), so nothing else is hit.
@@ -199,26 +225,19 @@ pub async fn execute(job: Job, tx: mpsc::UnboundedSender<ExecMsg>, mut cancel: w
     let trial = job.trial.clone();
     let out_task = tokio::spawn(async move {
         let mut lines = BufReader::new(stdout).lines();
-        let (mut done, mut diverged, mut error) = (None, None, None);
+        let mut ending = Ending::default();
         while let Ok(Some(line)) = lines.next_line().await {
             let _ = out_log.write_all(line.as_bytes()).await;
             let _ = out_log.write_all(b"\n").await;
-            let Some(event) = TrialEvent::parse_line(&line) else {
-                continue;
-            };
-            match &event {
-                TrialEvent::Done { metrics } => done = Some(metrics.clone()),
-                TrialEvent::Diverged { epoch, reason } => diverged = Some(format!("epoch {epoch}: {reason}")),
-                TrialEvent::Error { message } => error = Some(message.clone()),
-                _ => {}
+            if let Some(event) = ending.see(&line) {
+                let _ = tx_out.send(ExecMsg::Event {
+                    trial: trial.clone(),
+                    event,
+                });
             }
-            let _ = tx_out.send(ExecMsg::Event {
-                trial: trial.clone(),
-                event,
-            });
         }
         let _ = out_log.flush().await;
-        (done, diverged, error)
+        ending
     });
     // stderr: logged, the last lines kept for the error message.
     let stderr = child.stderr.take().expect("piped stderr");
@@ -265,7 +284,7 @@ pub async fn execute(job: Job, tx: mpsc::UnboundedSender<ExecMsg>, mut cancel: w
     };
     // Stragglers the trial left in its group would hold the pipes open.
     signal_group(pid, libc::SIGKILL);
-    let (done, diverged, error) = tokio::time::timeout(Duration::from_secs(5), out_task)
+    let Ending { done, diverged, error } = tokio::time::timeout(Duration::from_secs(5), out_task)
         .await
         .ok()
         .and_then(Result::ok)

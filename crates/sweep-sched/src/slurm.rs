@@ -6,12 +6,12 @@
 //! ended comes from its events, then from `scontrol show job` (the exit code,
 //! TIMEOUT, CANCELLED, NODE_FAIL, ...).
 
-use crate::executor::{Cancel, ExecMsg, Job, Outcome};
+use crate::executor::{Cancel, Ending, ExecMsg, Job, Outcome};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use sweep_core::{EpochMetrics, TrialEvent, TrialStatus};
+use sweep_core::{EpochMetrics, TrialStatus};
 use sweep_spec::SlurmSettings;
 use tokio::sync::{mpsc, watch};
 
@@ -342,23 +342,16 @@ pub async fn execute(
     }
     let submitted = Instant::now();
     let mut offset = 0u64;
-    let (mut done, mut diverged, mut error) = (None, None, None);
+    let mut ending = Ending::default();
     let mut cancelled = false;
     let mut follow = |tx: &mpsc::UnboundedSender<ExecMsg>, offset: &mut u64| {
         for line in read_new_lines(&sj.events, offset) {
-            let Some(event) = TrialEvent::parse_line(&line) else {
-                continue;
-            };
-            match &event {
-                TrialEvent::Done { metrics } => done = Some(metrics.clone()),
-                TrialEvent::Diverged { epoch, reason } => diverged = Some(format!("epoch {epoch}: {reason}")),
-                TrialEvent::Error { message } => error = Some(message.clone()),
-                _ => {}
+            if let Some(event) = ending.see(&line) {
+                let _ = tx.send(ExecMsg::Event {
+                    trial: trial.clone(),
+                    event,
+                });
             }
-            let _ = tx.send(ExecMsg::Event {
-                trial: trial.clone(),
-                event,
-            });
         }
     };
     loop {
@@ -382,6 +375,7 @@ pub async fn execute(
         }
     }
     follow(&tx, &mut offset);
+    let Ending { done, diverged, error } = ending;
     let metrics = done.clone().unwrap_or_else(EpochMetrics::new);
     let state = final_state(&id).await;
     let tail = stderr_tail(&sj.job.stderr_log);
