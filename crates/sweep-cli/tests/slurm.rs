@@ -314,6 +314,22 @@ fn detach_then_status_then_reattach() {
     );
     let launched = journal(&results).iter().filter(|e| e["event"] == "launched").count();
     assert_eq!(launched, 3, "nothing submitted twice");
+    // max_concurrent 2 held with nobody attached: the third job waited for
+    // the first to end (ISO times compare as text).
+    let when = |job: &str, field: &str| -> String {
+        let out = std::process::Command::new("scontrol")
+            .args(["show", "job", "-o", job])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(field).map(String::from))
+            .unwrap_or_else(|| panic!("no {field} for job {job}"))
+    };
+    assert!(
+        when(&submitted[2], "StartTime=") >= when(&submitted[0], "EndTime="),
+        "the third job started before the first ended"
+    );
 }
 
 #[test]

@@ -201,9 +201,10 @@ pub async fn run_sweep(
                 gpus: spec.resources.gpus_per_trial,
             },
         ),
-        // Detached, nobody is left to hold jobs back: all are queued.
+        // Detached, max_concurrent holds through job dependencies instead
+        // (see `lanes`): the pool only paces the submissions.
         Launcher::Slurm => (
-            Pool::new(u32::MAX / 2, 0, spec.resources.max_concurrent.filter(|_| !opts.detach)),
+            Pool::new(u32::MAX / 2, 0, spec.resources.max_concurrent),
             Request { cpus: 1, gpus: 0.0 },
         ),
     };
@@ -329,6 +330,11 @@ pub async fn run_sweep(
     let queue_watch = (launcher == Launcher::Slurm).then(slurm::watch_queue);
     let mut refused: Option<String> = None;
     let mut detached: Vec<(TrialId, String)> = Vec::new();
+    // Detached with max_concurrent N, the k-th job submitted waits for the
+    // (k-N)-th to end (`--dependency=afterany`): N lanes, so SLURM itself
+    // keeps at most N running with no orchestrator left to hold them back.
+    let mut lanes: Vec<String> = Vec::new();
+    let mut launches = 0usize;
     // Re-attach to jobs still in (or just gone from) the queue.
     for (id, job_id) in adopt {
         let Some(t) = plan.trials.iter().find(|t| t.id == id) else {
@@ -414,7 +420,13 @@ pub async fn run_sweep(
                     tokio::spawn(executor::execute(job, exec_tx.clone(), cancel_rx.clone()));
                 }
                 Some(queue) => {
-                    let sj = slurm_job(spec, trial, job, dir);
+                    let mut sj = slurm_job(spec, trial, job, dir);
+                    if opts.detach
+                        && let Some(n) = spec.resources.max_concurrent
+                    {
+                        sj.after = launches.checked_sub(n as usize).and_then(|k| lanes.get(k).cloned());
+                    }
+                    launches += 1;
                     tokio::spawn(slurm::execute(
                         sj,
                         None,
@@ -469,6 +481,7 @@ pub async fn run_sweep(
                     if let Some(r) = running.remove(&trial) {
                         pool.release(&r.alloc);
                     }
+                    lanes.push(job.clone());
                     detached.push((trial, job));
                 }
             }
@@ -631,6 +644,7 @@ fn slurm_job(spec: &Spec, trial: &Trial, job: Job, dir: &ResultsDir) -> SlurmJob
         trial_dir: dir.trial_dir(&trial.id),
         events: dir.trial_dir(&trial.id).join("events.jsonl"),
         results: dir.root().to_path_buf(),
+        after: None,
         job,
     }
 }

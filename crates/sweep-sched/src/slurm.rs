@@ -95,6 +95,8 @@ pub struct SlurmJob {
     pub events: PathBuf,
     /// The sweep's results folder.
     pub results: PathBuf,
+    /// A job this one starts after (`--dependency=afterany:`), whatever its end.
+    pub after: Option<String>,
 }
 
 /// The file `sweep cancel` lists the jobs it cancelled in, one id a line.
@@ -177,6 +179,9 @@ pub async fn submit(sj: &SlurmJob) -> Result<String, String> {
     ];
     if sj.gpus > 0 {
         args.push(format!("--gres=gpu:{}", sj.gpus));
+    }
+    if let Some(after) = &sj.after {
+        args.push(format!("--dependency=afterany:{after}"));
     }
     if sj.settings.time.is_none()
         && let Some(t) = sj.job.timeout
