@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{command_spec, journal, leaderboard, sweep};
+use common::{command_spec, journal, leaderboard, start, sweep};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -110,16 +110,8 @@ fn kill_9_at_any_moment_then_resume() {
         "resources: {cpus_per_trial: 0, max_concurrent: 3}\n",
     );
     let results = dir.path().join("results/crash");
-    let bin = assert_cmd::cargo::cargo_bin("sweep");
     for delay_ms in [150u64, 400, 900, 250, 1300] {
-        let mut child = std::process::Command::new(&bin)
-            .current_dir(dir.path())
-            .args(["run", "--plain"])
-            .arg(&spec)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = start(dir.path(), &["run", "--plain"], &spec);
         std::thread::sleep(Duration::from_millis(delay_ms));
         let _ = child.kill(); // SIGKILL
         child.wait().unwrap();
@@ -165,15 +157,7 @@ fn ctrl_c_stops_gracefully_and_the_sweep_resumes() {
         "  mode: {value: ok}\n  x: {values: [0, 1, 2, 3, 4, 5]}\n  sleep: {value: 0.3}\n  epochs: {value: 3}\n",
         "resources: {cpus_per_trial: 0, max_concurrent: 2}\n",
     );
-    let bin = assert_cmd::cargo::cargo_bin("sweep");
-    let child = std::process::Command::new(&bin)
-        .current_dir(dir.path())
-        .args(["run", "--plain", "--grace", "2"])
-        .arg(&spec)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = start(dir.path(), &["run", "--plain", "--grace", "2"], &spec);
     std::thread::sleep(Duration::from_millis(700));
     // SAFETY: sends SIGINT to the child we started.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
@@ -381,15 +365,7 @@ fn a_second_ctrl_c_kills_trials_that_ignore_sigterm() {
         "  mode: {value: stubborn}\n  x: {values: [1, 2]}\n  sleep: {value: 0}\n  epochs: {value: 1}\n",
         "resources: {cpus_per_trial: 0, max_concurrent: 2}\n",
     );
-    let bin = assert_cmd::cargo::cargo_bin("sweep");
-    let child = std::process::Command::new(&bin)
-        .current_dir(dir.path())
-        .args(["run", "--plain", "--grace", "60"])
-        .arg(&spec)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = start(dir.path(), &["run", "--plain", "--grace", "60"], &spec);
     let results = dir.path().join("results/stubborn");
     let pids = trial_pids(&results, 2);
     let sigint = || {
@@ -427,15 +403,7 @@ fn trials_die_with_an_orchestrator_killed_by_sigkill() {
         "  mode: {value: stubborn}\n  x: {values: [1, 2, 3]}\n  sleep: {value: 0}\n  epochs: {value: 1}\n",
         "resources: {cpus_per_trial: 0, max_concurrent: 3}\n",
     );
-    let bin = assert_cmd::cargo::cargo_bin("sweep");
-    let mut child = std::process::Command::new(&bin)
-        .current_dir(dir.path())
-        .args(["run", "--plain"])
-        .arg(&spec)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = start(dir.path(), &["run", "--plain"], &spec);
     let pids = trial_pids(&dir.path().join("results/orphans"), 3);
     child.kill().unwrap();
     child.wait().unwrap();

@@ -4,10 +4,9 @@
 
 mod common;
 
-use common::{command_spec, journal, leaderboard, sweep};
+use common::{command_spec, journal, leaderboard, start, sweep};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// Whether a cluster answers; panics when one is required and none does.
@@ -104,14 +103,7 @@ fn failed_cancelled_and_over_time_jobs_get_their_statuses() {
         "  mode: {values: [ok, panic, hang]}\n  x: {values: [1, 2]}\n  sleep: {value: 0.1}\n  epochs: {value: 2}\n",
         "resources: {cpus_per_trial: 1, max_concurrent: 6}\ntimeout: 1m\n",
     );
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("sweep"))
-        .current_dir(dir.path())
-        .args(["run", "--plain"])
-        .arg(&spec)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = start(dir.path(), &["run", "--plain"], &spec);
     let results = dir.path().join("results/ends");
     // Cancel one of the two hanging trials from outside, as a person would.
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -187,16 +179,8 @@ fn kill_9_while_jobs_run_then_resume_submits_nothing_twice() {
         "resources: {cpus_per_trial: 1, max_concurrent: 5}\n",
     );
     let results = dir.path().join("results/crash");
-    let bin = assert_cmd::cargo::cargo_bin("sweep");
     for delay_ms in [1500u64, 2500] {
-        let mut child = std::process::Command::new(&bin)
-            .current_dir(dir.path())
-            .args(["run", "--plain"])
-            .arg(&spec)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = start(dir.path(), &["run", "--plain"], &spec);
         std::thread::sleep(Duration::from_millis(delay_ms));
         child.kill().unwrap();
         child.wait().unwrap();

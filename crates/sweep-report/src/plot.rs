@@ -2,6 +2,7 @@
 //! through the bitmap backend, SVG as a string).
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use std::collections::BTreeMap;
 use sweep_core::{Goal, format_short};
@@ -344,6 +345,15 @@ pub fn curves<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &Data) -> Dr
             .label(format!("{} other trials", d.curves.len() - top.len()))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], grey.stroke_width(2)));
     }
+    legend(&mut chart, corner)?;
+    root.present().map_err(err)
+}
+
+/// The series' legend, boxed, in `corner`.
+fn legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    corner: SeriesLabelPosition,
+) -> DrawResult {
     chart
         .configure_series_labels()
         .position(corner)
@@ -351,8 +361,7 @@ pub fn curves<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &Data) -> Dr
         .border_style(RGBColor(160, 160, 160))
         .label_font((FONT, 14))
         .draw()
-        .map_err(err)?;
-    root.present().map_err(err)
+        .map_err(err)
 }
 
 /// Where a trial sits along a figure's x axis.
@@ -495,14 +504,7 @@ pub fn against<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &Data, p: u
         .map_err(err)?
         .label(format!("best: {}", d.label(best)))
         .legend(move |(x, y)| TriangleMarker::new((x + 10, y), 7, red.filled()));
-    chart
-        .configure_series_labels()
-        .position(corner)
-        .background_style(WHITE.mix(0.9))
-        .border_style(RGBColor(160, 160, 160))
-        .label_font((FONT, 14))
-        .draw()
-        .map_err(err)?;
+    legend(&mut chart, corner)?;
     root.present().map_err(err)
 }
 

@@ -75,27 +75,13 @@ impl Board {
     pub fn load(dir: &Path) -> Result<Board, ReviewError> {
         let rd = ResultsDir::new(dir);
         let path = rd.leaderboard();
-        let file = match std::fs::File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(ReviewError::NotResults(dir.to_path_buf()));
-            }
-            Err(source) => return Err(ReviewError::Io { path, source }),
+        let Some((mut reader, mut header)) = open_csv(&path)? else {
+            return Err(ReviewError::NotResults(dir.to_path_buf()));
         };
         let malformed = |reason: String| ReviewError::Malformed {
             path: path.clone(),
             reason,
         };
-        let mut reader = csv::ReaderBuilder::new()
-            .buffer_capacity(1 << 20)
-            .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
-        let header: Vec<String> = reader
-            .headers()
-            .map_err(|e| malformed(e.to_string()))?
-            .iter()
-            .map(String::from)
-            .collect();
-        let mut header = header;
         // Folders written before the column was renamed say `epochs`.
         let n = header.len();
         if n >= TAIL.len() && header[n - TAIL.len()] == "epochs" {
@@ -169,19 +155,17 @@ impl Board {
     /// The row of a trial named by id, a unique id prefix, or rank (`3` or `#3`).
     pub fn find(&self, key: &str) -> Result<&[String], ReviewError> {
         let rank = key.strip_prefix('#').unwrap_or(key);
-        if rank.chars().all(|c| c.is_ascii_digit()) && !rank.is_empty() && rank.len() < 8 {
-            return self
-                .rows
-                .iter()
-                .find(|r| r[0] == rank)
-                .map(Vec::as_slice)
-                .ok_or_else(|| {
-                    let ranked = self.rows.iter().filter(|r| !r[0].is_empty()).count();
-                    ReviewError::NoSuchTrial(format!(
-                        "no trial has rank {rank}: {ranked} of {} trials are ranked",
-                        self.rows.len()
-                    ))
-                });
+        let is_rank = !rank.is_empty() && rank.len() < 8 && rank.chars().all(|c| c.is_ascii_digit());
+        if is_rank && let Some(row) = self.rows.iter().find(|r| r[0] == rank) {
+            return Ok(row);
+        }
+        // `#3`, or digits no id starts with: a rank that does not exist.
+        if is_rank && (key.starts_with('#') || !self.rows.iter().any(|r| r[1].starts_with(key))) {
+            let ranked = self.rows.iter().filter(|r| !r[0].is_empty()).count();
+            return Err(ReviewError::NoSuchTrial(format!(
+                "no trial has rank {rank}: {ranked} of {} trials are ranked",
+                self.rows.len()
+            )));
         }
         let matches: Vec<&Vec<String>> = self.rows.iter().filter(|r| r[1].starts_with(key)).collect();
         match matches.as_slice() {
@@ -201,6 +185,37 @@ impl Board {
             ))),
         }
     }
+}
+
+/// A buffered CSV file reader.
+type CsvReader = csv::Reader<std::io::BufReader<std::fs::File>>;
+
+/// Opens a CSV file written by `sweep run` and reads its header; none when
+/// the file does not exist.
+fn open_csv(path: &Path) -> Result<Option<(CsvReader, Vec<String>)>, ReviewError> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(ReviewError::Io {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .buffer_capacity(1 << 20)
+        .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
+    let header = reader
+        .headers()
+        .map_err(|e| ReviewError::Malformed {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?
+        .iter()
+        .map(String::from)
+        .collect();
+    Ok(Some((reader, header)))
 }
 
 fn strsim_close(a: &str, b: &str) -> bool {
@@ -531,12 +546,9 @@ impl View {
             self.header.iter().map(|h| esc(h)).collect::<Vec<_>>().join(" | ")
         );
         out.push('|');
-        for h in &self.header {
-            let numeric = !self.rows.is_empty()
-                && self.rows.iter().all(|r| {
-                    let c = self.header.iter().position(|x| x == h).unwrap_or(0);
-                    r[c].is_empty() || r[c].parse::<f64>().is_ok()
-                });
+        for c in 0..self.header.len() {
+            let numeric =
+                !self.rows.is_empty() && self.rows.iter().all(|r| r[c].is_empty() || r[c].parse::<f64>().is_ok());
             out.push_str(if numeric { " ---: |" } else { " --- |" });
         }
         out.push('\n');
@@ -597,22 +609,13 @@ impl Epochs {
     /// Reads `epochs.csv` of the results folder `dir` (empty when absent).
     pub fn load(dir: &Path) -> Result<Epochs, ReviewError> {
         let path = ResultsDir::new(dir).epochs();
-        let file = match std::fs::File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Epochs::default()),
-            Err(source) => return Err(ReviewError::Io { path, source }),
+        let Some((mut reader, header)) = open_csv(&path)? else {
+            return Ok(Epochs::default());
         };
         let malformed = |reason: String| ReviewError::Malformed {
             path: path.clone(),
             reason,
         };
-        let mut reader = csv::Reader::from_reader(std::io::BufReader::with_capacity(1 << 20, file));
-        let header: Vec<String> = reader
-            .headers()
-            .map_err(|e| malformed(e.to_string()))?
-            .iter()
-            .map(String::from)
-            .collect();
         if header.len() < 3 || header[..3] != ["trial_id", "attempt", "epoch"] {
             return Err(malformed(format!(
                 "not a sweep epochs file (header: {})",
@@ -679,6 +682,42 @@ mod tests {
         assert!(SortKey::parse("lr:desc").unwrap().descending);
         assert!(!SortKey::parse("lr").unwrap().descending);
         assert!(SortKey::parse("lr:down").is_err());
+    }
+
+    #[test]
+    fn trials_are_found_by_rank_or_by_the_start_of_their_id() {
+        let row = |rank: &str, id: &str| {
+            let mut r = vec![
+                rank.to_string(),
+                id.to_string(),
+                "completed".into(),
+                "0.9".into(),
+                "1".into(),
+            ];
+            r.extend(["1", "", "cpu", "0", "1", ""].map(String::from));
+            r
+        };
+        let mut header: Vec<String> = ["rank", "trial_id", "status", "acc", "best_epoch"]
+            .map(String::from)
+            .into();
+        header.extend(TAIL.map(String::from));
+        let board = Board {
+            dir: ResultsDir::new("r"),
+            header,
+            rows: vec![row("1", "12ab00000000"), row("2", "ffee00000000")],
+        };
+        assert_eq!(board.find("2").unwrap()[1], "ffee00000000");
+        assert_eq!(board.find("#1").unwrap()[1], "12ab00000000");
+        assert_eq!(board.find("12").unwrap()[1], "12ab00000000", "no rank 12: an id prefix");
+        assert_eq!(board.find("ffe").unwrap()[1], "ffee00000000");
+        assert!(
+            board
+                .find("#12")
+                .unwrap_err()
+                .to_string()
+                .contains("no trial has rank 12")
+        );
+        assert!(board.find("7").unwrap_err().to_string().contains("no trial has rank 7"));
     }
 
     #[test]

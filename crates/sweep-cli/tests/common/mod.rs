@@ -26,6 +26,18 @@ pub fn command_spec(dir: &Path, name: &str, params: &str, extra: &str) -> PathBu
     path
 }
 
+/// Starts `sweep ARGS SPEC` in `dir` without waiting for it, output piped.
+pub fn start(dir: &Path, args: &[&str], spec: &Path) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("sweep"))
+        .current_dir(dir)
+        .args(args)
+        .arg(spec)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 pub fn sweep(dir: &Path) -> Command {
     let mut c = Command::cargo_bin("sweep").unwrap();
     c.current_dir(dir);
