@@ -20,11 +20,14 @@ pub enum TrialStatus {
     Diverged,
     /// The sweep was interrupted (Ctrl-C) while it ran; a resume runs it again.
     Interrupted,
+    /// Stopped early by the sweep's early-termination rule (`early_terminate`):
+    /// its metric was behind the others' at the same epoch. Final.
+    Pruned,
 }
 
 impl TrialStatus {
     /// Every status, in the order tables list them.
-    pub const ALL: [TrialStatus; 7] = [
+    pub const ALL: [TrialStatus; 8] = [
         TrialStatus::Pending,
         TrialStatus::Running,
         TrialStatus::Completed,
@@ -32,7 +35,14 @@ impl TrialStatus {
         TrialStatus::TimedOut,
         TrialStatus::Diverged,
         TrialStatus::Interrupted,
+        TrialStatus::Pruned,
     ];
+
+    /// True for the statuses the leaderboard ranks by their metric: trials
+    /// that trained to the end, and trials stopped early for being behind.
+    pub fn is_ranked(self) -> bool {
+        matches!(self, TrialStatus::Completed | TrialStatus::Pruned)
+    }
 
     /// The word used in journals, CSVs and on the command line.
     pub fn as_str(self) -> &'static str {
@@ -44,6 +54,7 @@ impl TrialStatus {
             TrialStatus::TimedOut => "timed_out",
             TrialStatus::Diverged => "diverged",
             TrialStatus::Interrupted => "interrupted",
+            TrialStatus::Pruned => "pruned",
         }
     }
 
@@ -51,7 +62,11 @@ impl TrialStatus {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            TrialStatus::Completed | TrialStatus::Failed | TrialStatus::TimedOut | TrialStatus::Diverged
+            TrialStatus::Completed
+                | TrialStatus::Failed
+                | TrialStatus::TimedOut
+                | TrialStatus::Diverged
+                | TrialStatus::Pruned
         )
     }
 }

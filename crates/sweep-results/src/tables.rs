@@ -86,7 +86,7 @@ pub fn leaderboard_rows(trials: &[TrialInfo], replay: &Replay, metric: &Metric) 
             }
         })
         .collect();
-    let ranked = |r: &LeaderboardRow| r.status == TrialStatus::Completed && r.metric.is_some();
+    let ranked = |r: &LeaderboardRow| r.status.is_ranked() && r.metric.is_some();
     rows.sort_by(|a, b| match (ranked(a), ranked(b)) {
         (true, true) => {
             let (x, y) = (a.metric.unwrap_or(f64::NAN), b.metric.unwrap_or(f64::NAN));
