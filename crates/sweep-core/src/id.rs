@@ -25,6 +25,22 @@ impl TrialId {
         TrialId(format!("{:012x}", mix(h.0) >> 16))
     }
 
+    /// The id of a trial whose derived id is taken by a different trial of
+    /// the same sweep (a 48-bit collision): the derivation again with a
+    /// salt, `salt` = 1, 2, ... until free. Deterministic for a given order
+    /// of creation, which the journal keeps.
+    pub fn derive_salted(params: &Params, seed: u64, salt: u32) -> TrialId {
+        let canonical = serde_json::to_string(params).expect("params serialize to JSON");
+        let mut h = Fnv64::new();
+        h.write(b"sweep-trial-v1\0");
+        h.write(canonical.as_bytes());
+        h.write(b"\0");
+        h.write(&seed.to_le_bytes());
+        h.write(b"\0salt");
+        h.write(&salt.to_le_bytes());
+        TrialId(format!("{:012x}", mix(h.0) >> 16))
+    }
+
     /// Wraps an id read back from a results folder.
     pub fn from_string(id: impl Into<String>) -> TrialId {
         TrialId(id.into())

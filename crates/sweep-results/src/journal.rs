@@ -6,7 +6,41 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
-use sweep_core::{EpochMetrics, TrialId, TrialStatus};
+use sweep_core::{EpochMetrics, Params, TrialId, TrialStatus};
+
+/// What a launcher calls one running attempt, typed by the launcher that
+/// started it: a process id (`local`), a SLURM job id (`slurm`). A resume
+/// under another launcher never mistakes one for the other.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Handle {
+    /// The launcher that started the attempt (`local`, `slurm`).
+    pub launcher: String,
+    /// Its id there.
+    pub id: String,
+}
+
+impl std::fmt::Display for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.launcher, self.id)
+    }
+}
+
+/// Why an early-termination rule stopped a trial, as journaled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pruning {
+    /// The rule (`hyperband`, `asha`, `median`).
+    pub rule: String,
+    /// The epoch at which it was stopped.
+    pub epoch: u32,
+    /// The band, rung or step it was judged at.
+    pub rung: u32,
+    /// The trial's value that was compared.
+    pub value: f64,
+    /// The threshold it missed.
+    pub threshold: f64,
+    /// How many values made the threshold.
+    pub compared: usize,
+}
 
 /// Seconds since the Unix epoch, for journal timestamps.
 pub fn now() -> f64 {
@@ -23,10 +57,24 @@ pub enum Entry {
     SweepStarted {
         /// When.
         time: f64,
-        /// Trials in the plan.
-        trials: usize,
+        /// Trials in all, when known in advance (grid, random).
+        trials: Option<u64>,
         /// Trials already finished (kept from an earlier run).
         kept: usize,
+        /// The launcher trials run on (`local`, `slurm`).
+        #[serde(default)]
+        launcher: String,
+    },
+    /// A trial was created: its parameters and seed, before it ever starts.
+    TrialCreated {
+        /// The trial.
+        trial: TrialId,
+        /// Its place in the order of creation, from 0.
+        ordinal: usize,
+        /// Its swept parameters.
+        params: Params,
+        /// Its training seed.
+        seed: u64,
     },
     /// An attempt of a trial started.
     TrialStarted {
@@ -38,8 +86,6 @@ pub enum Entry {
         time: f64,
         /// Where it runs (`cpu`, `cuda:0`).
         device: Option<String>,
-        /// The launcher's handle (process id, SLURM job id).
-        job: Option<String>,
     },
     /// An attempt got its launcher handle: a process id, or the SLURM job id
     /// (journaled as soon as sbatch answers).
@@ -48,8 +94,24 @@ pub enum Entry {
         trial: TrialId,
         /// Which attempt.
         attempt: u32,
-        /// The process or job id.
-        job: String,
+        /// The launcher's handle.
+        handle: Handle,
+    },
+    /// The sweep decided to stop a running attempt (pruned, timed out,
+    /// diverged metric): the decision stands even if the orchestrator dies
+    /// before the attempt ends.
+    StopRequested {
+        /// The trial.
+        trial: TrialId,
+        /// Which attempt.
+        attempt: u32,
+        /// The status it will end with.
+        status: TrialStatus,
+        /// Why, for a person.
+        reason: String,
+        /// The early-termination rule's numbers, when pruned.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pruning: Option<Pruning>,
     },
     /// An epoch of a trial finished.
     Epoch {
@@ -302,6 +364,12 @@ impl Drop for Journal {
 /// What the journal says of one trial.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrialRecord {
+    /// Its place in the order of creation.
+    pub ordinal: usize,
+    /// Its swept parameters (empty for a trial the journal never created).
+    pub params: Params,
+    /// Its training seed.
+    pub seed: u64,
     /// Its latest status.
     pub status: TrialStatus,
     /// Attempts started.
@@ -317,9 +385,13 @@ pub struct TrialRecord {
     /// Where the latest attempt ran.
     pub device: Option<String>,
     /// The launcher's handle of each attempt.
-    pub jobs: Vec<String>,
+    pub handles: Vec<Handle>,
     /// The launcher's handle of the latest attempt, once known.
-    pub job: Option<String>,
+    pub handle: Option<Handle>,
+    /// A stop the sweep decided for the latest attempt: status and reason.
+    pub stop: Option<(TrialStatus, String)>,
+    /// Why an early-termination rule stopped it.
+    pub pruning: Option<Pruning>,
     /// Seconds the latest attempt ran (while running: since it started).
     pub seconds: f64,
     /// When the latest attempt started.
@@ -340,56 +412,86 @@ impl TrialRecord {
 pub struct Replay {
     /// By trial id.
     pub trials: HashMap<TrialId, TrialRecord>,
+    /// The trials in order of creation.
+    pub order: Vec<TrialId>,
+    /// The launcher of the latest `sweep run`.
+    pub launcher: Option<String>,
     /// Whether the last line was torn (a crash mid-write).
     pub torn_tail: bool,
     /// Whether the sweep was ever started.
     pub started: bool,
+    /// A trial started that the journal never created: written by an older
+    /// `sweep` that did not journal parameters.
+    pub legacy: bool,
 }
 
 impl Replay {
     /// Applies one entry.
     pub fn apply(&mut self, entry: Entry) {
         match entry {
-            Entry::SweepStarted { .. } => self.started = true,
+            Entry::SweepStarted { launcher, .. } => {
+                self.started = true;
+                if !launcher.is_empty() {
+                    self.launcher = Some(launcher);
+                }
+            }
             Entry::SweepStopped { .. } => {}
+            Entry::TrialCreated {
+                trial,
+                ordinal,
+                params,
+                seed,
+            } => {
+                if !self.trials.contains_key(&trial) {
+                    self.order.push(trial.clone());
+                }
+                let r = self.record(trial);
+                r.ordinal = ordinal;
+                r.params = params;
+                r.seed = seed;
+            }
             Entry::TrialStarted {
                 trial,
                 attempt,
                 time,
                 device,
-                job,
             } => {
-                let r = self.trials.entry(trial).or_insert_with(|| TrialRecord {
-                    status: TrialStatus::Running,
-                    attempts: 0,
-                    failures: 0,
-                    epochs: Vec::new(),
-                    final_metrics: EpochMetrics::new(),
-                    error: None,
-                    device: None,
-                    jobs: Vec::new(),
-                    job: None,
-                    seconds: 0.0,
-                    started: time,
-                    retry: false,
-                });
+                if !self.trials.contains_key(&trial) {
+                    self.legacy = true;
+                }
+                let r = self.record(trial);
                 r.status = TrialStatus::Running;
                 r.attempts = r.attempts.max(attempt);
                 r.epochs.clear();
                 r.final_metrics.clear();
                 r.error = None;
                 r.device = device;
-                r.job.clone_from(&job);
-                r.jobs.extend(job);
+                r.handle = None;
+                r.stop = None;
+                r.pruning = None;
                 r.started = time;
                 r.retry = false;
             }
-            Entry::Launched { trial, attempt, job } => {
+            Entry::Launched { trial, attempt, handle } => {
                 if let Some(r) = self.trials.get_mut(&trial)
                     && r.attempts == attempt
                 {
-                    r.job = Some(job.clone());
-                    r.jobs.push(job);
+                    r.handle = Some(handle.clone());
+                    r.handles.push(handle);
+                }
+            }
+            Entry::StopRequested {
+                trial,
+                attempt,
+                status,
+                reason,
+                pruning,
+            } => {
+                if let Some(r) = self.trials.get_mut(&trial)
+                    && r.attempts == attempt
+                {
+                    r.stop = Some((status, reason));
+                    r.pruning = pruning;
                 }
             }
             Entry::Epoch {
@@ -415,12 +517,57 @@ impl Replay {
                     r.error = error;
                     r.seconds = seconds;
                     r.retry = retry;
+                    r.handle = None;
                     if matches!(status, TrialStatus::Failed | TrialStatus::TimedOut) {
                         r.failures += 1;
                     }
                 }
             }
         }
+    }
+
+    /// The record of `trial`, created (pending) if the journal had not
+    /// mentioned it.
+    fn record(&mut self, trial: TrialId) -> &mut TrialRecord {
+        let ordinal = self.order.len();
+        if !self.trials.contains_key(&trial) {
+            self.order.push(trial.clone());
+        }
+        self.trials.entry(trial).or_insert_with(|| TrialRecord {
+            ordinal,
+            params: Params::new(),
+            seed: 0,
+            status: TrialStatus::Pending,
+            attempts: 0,
+            failures: 0,
+            epochs: Vec::new(),
+            final_metrics: EpochMetrics::new(),
+            error: None,
+            device: None,
+            handles: Vec::new(),
+            handle: None,
+            stop: None,
+            pruning: None,
+            seconds: 0.0,
+            started: 0.0,
+            retry: false,
+        })
+    }
+
+    /// Every created trial as the tables see it, in order of creation.
+    pub fn infos(&self) -> Vec<crate::TrialInfo<'_>> {
+        self.order
+            .iter()
+            .map(|id| {
+                let r = &self.trials[id];
+                crate::TrialInfo {
+                    id,
+                    ordinal: r.ordinal,
+                    params: &r.params,
+                    seed: r.seed,
+                }
+            })
+            .collect()
     }
 }
 
@@ -434,7 +581,6 @@ mod tests {
             attempt,
             time: 1.0,
             device: None,
-            job: Some("42".into()),
         }
     }
 
@@ -456,10 +602,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal.jsonl");
         let mut j = Journal::open(&path).unwrap();
+        let launched = |attempt: u32, id: &str| Entry::Launched {
+            trial: TrialId::from_string("a"),
+            attempt,
+            handle: Handle {
+                launcher: "local".into(),
+                id: id.into(),
+            },
+        };
         for e in [
             started("a", 1),
+            launched(1, "41"),
             finished("a", 1, TrialStatus::Failed, true),
             started("a", 2),
+            launched(2, "42"),
             finished("a", 2, TrialStatus::Completed, false),
             started("b", 1),
             finished("b", 1, TrialStatus::Failed, true),
@@ -470,7 +626,9 @@ mod tests {
         let r = Journal::replay(&path).unwrap();
         let a = &r.trials[&TrialId::from_string("a")];
         assert!(a.is_done());
-        assert_eq!((a.attempts, a.failures, a.jobs.len()), (2, 1, 2));
+        assert_eq!((a.attempts, a.failures, a.handles.len()), (2, 1, 2));
+        assert_eq!(a.handles[1].to_string(), "local 42");
+        assert_eq!(a.handle, None, "a finished attempt holds no handle");
         assert!(
             !r.trials[&TrialId::from_string("b")].is_done(),
             "a promised retry is not done"

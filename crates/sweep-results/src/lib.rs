@@ -13,7 +13,7 @@
 //! let dir = tempfile::tempdir().unwrap();
 //! let mut j = Journal::open(&dir.path().join("journal.jsonl")).unwrap();
 //! let id = TrialId::from_string("abc123");
-//! j.append(&Entry::TrialStarted { trial: id.clone(), attempt: 1, time: 0.0, device: Some("cpu".into()), job: None }).unwrap();
+//! j.append(&Entry::TrialStarted { trial: id.clone(), attempt: 1, time: 0.0, device: Some("cpu".into()) }).unwrap();
 //! let state = Journal::replay(&dir.path().join("journal.jsonl")).unwrap();
 //! assert_eq!(state.trials[&id].status, TrialStatus::Running);
 //! ```
@@ -24,7 +24,7 @@ mod review;
 mod tables;
 mod text_table;
 
-pub use journal::{Entry, Journal, JournalError, Replay, TrialRecord, now};
+pub use journal::{Entry, Handle, Journal, JournalError, Pruning, Replay, TrialRecord, now};
 pub use layout::ResultsDir;
 pub use review::{Board, Epochs, Filter, Op, Query, ReviewError, SortKey, View, ellipsize};
 pub use tables::{LeaderboardRow, TrialInfo, leaderboard_rows, write_atomic, write_tables};

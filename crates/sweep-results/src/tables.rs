@@ -249,7 +249,6 @@ mod tests {
                 attempt: 1,
                 time: 0.0,
                 device: None,
-                job: None,
             });
             for (i, v) in vals.iter().enumerate() {
                 replay.apply(Entry::Epoch {

@@ -1,22 +1,27 @@
 //! The sweep scheduler.
 //!
-//! [`run_sweep`] runs a planned sweep on this machine, as cargo-nextest runs
-//! tests: one dispatcher task owns all run state (the queue, the [`pool`] of
-//! CPU slots and GPUs, the journal and the tables) and reacts to messages from
-//! one [`executor`] per running trial, to retry timers and to Ctrl-C. Each
-//! trial is a child process in its own process group: `sweep worker` for the
-//! built-in trainer, or the spec's `command:`. The scheduler never links the
-//! trainer; it speaks the worker protocol (`sweep_core::TrialEvent`).
+//! [`run_sweep`] runs a sweep as cargo-nextest runs tests: a [`dispatcher`]
+//! (a state machine with no I/O) owns all run state and turns each event
+//! into actions; the async shell in `run.rs` feeds it events from a
+//! [`launcher`] (local processes, SLURM jobs, a fake in tests), timers and
+//! Ctrl-C, and carries its actions out. Trials come from a sampler
+//! (`sweep_spec::sampler`) as the sweep goes; [`pruner`]s stop trials early;
+//! the [`pool`] holds CPU slots and GPUs; the tables are written by their
+//! own thread ([`writer`]). The scheduler never links the trainer; it speaks
+//! the worker protocol (`sweep_core::TrialEvent`).
 
-pub mod executor;
+pub mod dispatcher;
 pub mod gpus;
+pub mod launcher;
 pub mod pool;
+pub mod pruner;
 mod resume;
 mod run;
-pub mod slurm;
+pub mod writer;
 
+pub use dispatcher::{Progress, ResumeError};
 pub use resume::folder_in_use;
-pub use run::{Progress, RunOptions, Summary, run_sweep, substitute, trial_infos};
+pub use run::{RunOptions, Summary, run_sweep, run_with};
 
 use std::path::PathBuf;
 
@@ -53,6 +58,9 @@ pub enum SchedError {
     /// The launcher refused a trial (sbatch's complaint, verbatim).
     #[error("the launcher refused a trial:\n{0}")]
     Launcher(String),
+    /// The journal does not fit the spec or this launcher.
+    #[error(transparent)]
+    Resume(#[from] ResumeError),
     /// A file could not be written.
     #[error("{path}: {err}", path = .0.display(), err = .1)]
     Io(PathBuf, std::io::Error),

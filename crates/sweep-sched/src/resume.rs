@@ -5,14 +5,13 @@ use crate::SchedError;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use sweep_results::{ResultsDir, write_atomic};
-use sweep_spec::{Plan, Spec, Trainer};
+use sweep_spec::{Spec, Trainer};
 
 /// Gets `dir` ready: created, resumed, or (with `restart`) moved aside and
 /// created anew. Returns where an old folder was moved.
 pub fn prepare(
     dir: &ResultsDir,
     spec: &Spec,
-    plan: &Plan,
     text: &str,
     restart: bool,
 ) -> Result<Option<PathBuf>, SchedError> {
@@ -35,7 +34,7 @@ pub fn prepare(
     if dir.spec().exists() {
         let old = std::fs::read_to_string(dir.spec()).map_err(io)?;
         if old != text {
-            let changes = differences(dir, spec, plan, &old)?;
+            let changes = differences(dir, spec, &old)?;
             if !changes.is_empty() {
                 return Err(SchedError::SpecChanged {
                     folder: dir.root().to_path_buf(),
@@ -57,20 +56,29 @@ pub fn prepare(
 /// What differs between the spec a folder was run with and `spec`, in ways
 /// that change results (the trials, the trainer, the metric). Timeouts,
 /// retries and resources may change between runs.
-fn differences(dir: &ResultsDir, spec: &Spec, plan: &Plan, old_text: &str) -> Result<Vec<String>, SchedError> {
+fn differences(dir: &ResultsDir, spec: &Spec, old_text: &str) -> Result<Vec<String>, SchedError> {
     let old = sweep_spec::parse(old_text, &dir.spec()).map_err(|e| SchedError::OldSpec(e.to_string()))?;
-    let old_plan = sweep_spec::plan(&old).map_err(|e| SchedError::OldSpec(e.message))?;
     let mut changes = Vec::new();
-    let new_ids: HashSet<_> = plan.trials.iter().map(|t| &t.id).collect();
-    let old_ids: HashSet<_> = old_plan.trials.iter().map(|t| &t.id).collect();
-    let added = new_ids.difference(&old_ids).count();
-    let removed = old_ids.difference(&new_ids).count();
-    if added + removed > 0 {
-        changes.push(format!(
-            "the trials differ: {added} new, {removed} gone ({} before, {} now)",
-            old_plan.trials.len(),
-            plan.trials.len()
-        ));
+    // Only when the search changed, and only here (a resume with the same
+    // spec never lists a sweep's trials in full).
+    let search = |s: &Spec| (s.method, s.seed, s.run_cap, s.parameters.clone());
+    if search(&old) != search(spec) {
+        match (sweep_spec::plan(&old), sweep_spec::plan(spec)) {
+            (Ok(old_plan), Ok(plan)) => {
+                let new_ids: HashSet<_> = plan.trials.iter().map(|t| &t.id).collect();
+                let old_ids: HashSet<_> = old_plan.trials.iter().map(|t| &t.id).collect();
+                let added = new_ids.difference(&old_ids).count();
+                let removed = old_ids.difference(&new_ids).count();
+                if added + removed > 0 {
+                    changes.push(format!(
+                        "the trials differ: {added} new, {removed} gone ({} before, {} now)",
+                        old_plan.trials.len(),
+                        plan.trials.len()
+                    ));
+                }
+            }
+            _ => changes.push("the search (method, seed, run_cap or parameters) differs".into()),
+        }
     }
     match (&old.trainer, &spec.trainer) {
         (Trainer::Builtin { settings: a }, Trainer::Builtin { settings: b }) if a != b => {

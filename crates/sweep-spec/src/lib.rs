@@ -21,6 +21,7 @@ mod error;
 mod locate;
 mod parse;
 mod plan;
+pub mod sampler;
 mod spec;
 mod suggest;
 

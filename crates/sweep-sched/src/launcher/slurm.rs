@@ -6,12 +6,14 @@
 //! ended comes from its events, then from `scontrol show job` (the exit code,
 //! TIMEOUT, CANCELLED, NODE_FAIL, ...).
 
-use crate::executor::{Cancel, Ending, ExecMsg, Job, Outcome};
+use super::{Cancel, Caps, Ending, Job, JobPlan, Launcher};
+use crate::dispatcher::{Attempt, Event, Outcome};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use sweep_core::{EpochMetrics, TrialStatus};
+use sweep_core::{EpochMetrics, TrialId, TrialStatus};
+use sweep_results::Handle;
 use sweep_spec::SlurmSettings;
 use tokio::sync::{mpsc, watch};
 
@@ -19,6 +21,127 @@ use tokio::sync::{mpsc, watch};
 const FOLLOW_EVERY: Duration = Duration::from_millis(300);
 /// How often the queue is asked.
 const QUEUE_EVERY: Duration = Duration::from_secs(1);
+
+/// One SLURM job per attempt.
+#[derive(Debug)]
+pub struct SlurmLauncher {
+    sweep: String,
+    cpus: u32,
+    gpus: u32,
+    settings: SlurmSettings,
+    spec_path: PathBuf,
+    results: PathBuf,
+    queue: Option<watch::Receiver<QueueSnapshot>>,
+    cancels: HashMap<(TrialId, u32), watch::Sender<Cancel>>,
+}
+
+impl SlurmLauncher {
+    /// The launcher for `spec`'s jobs, results in `results`.
+    pub fn new(spec: &sweep_spec::Spec, results: &Path) -> SlurmLauncher {
+        SlurmLauncher {
+            sweep: spec.name.clone(),
+            cpus: spec.resources.cpus_per_trial,
+            gpus: spec.resources.gpus_per_trial.ceil() as u32,
+            settings: spec.slurm.clone(),
+            spec_path: spec.path.clone(),
+            results: results.to_path_buf(),
+            queue: None,
+            cancels: HashMap::new(),
+        }
+    }
+}
+
+/// The SLURM job name of a trial's attempt: `sweep-<sweep>-<id>-<attempt>`.
+pub fn job_name(sweep: &str, id: &TrialId, attempt: u32) -> String {
+    format!("sweep-{sweep}-{id}-{attempt}")
+}
+
+impl Launcher for SlurmLauncher {
+    fn name(&self) -> &'static str {
+        "slurm"
+    }
+
+    fn caps(&self) -> Caps {
+        Caps {
+            detach: true,
+            enforces_timeout: true,
+            reattach: true,
+            local_gpus: false,
+        }
+    }
+
+    fn start(&mut self, plan: JobPlan, attempt: Attempt, events: mpsc::UnboundedSender<Event>) {
+        self.cancels.retain(|_, tx| !tx.is_closed());
+        let (tx, rx) = watch::channel(Cancel::Run);
+        self.cancels.insert((attempt.trial.id.clone(), attempt.attempt), tx);
+        let queue = self.queue.get_or_insert_with(watch_queue).clone();
+        let name = job_name(&self.sweep, &attempt.trial.id, attempt.attempt);
+        let (cpus, gpus, settings, spec_path, results) = (
+            self.cpus,
+            self.gpus,
+            self.settings.clone(),
+            self.spec_path.clone(),
+            self.results.clone(),
+        );
+        tokio::spawn(async move {
+            let (trial, n) = (attempt.trial.id.clone(), attempt.attempt);
+            let job = match tokio::task::spawn_blocking(move || plan.prepare()).await {
+                Ok(Ok(job)) => job,
+                Ok(Err(e)) => {
+                    let _ = events.send(Event::Ended {
+                        trial,
+                        attempt: n,
+                        outcome: Outcome {
+                            status: TrialStatus::Failed,
+                            metrics: EpochMetrics::new(),
+                            error: Some(format!("cannot write the trial's folder: {e}")),
+                            seconds: 0.0,
+                        },
+                    });
+                    return;
+                }
+                Err(e) => panic!("preparing a trial panicked: {e}"),
+            };
+            let sj = SlurmJob {
+                name,
+                cpus,
+                gpus,
+                settings,
+                spec_path,
+                events: job.trial_dir.join("events.jsonl"),
+                trial_dir: job.trial_dir.clone(),
+                results,
+                after: attempt.after.map(|h| h.id),
+                job,
+            };
+            execute(sj, attempt.adopt.map(|h| h.id), !attempt.detached, events, rx, queue).await;
+        });
+    }
+
+    fn stop(&mut self, trial: &TrialId, attempt: u32, kill: bool) {
+        if let Some(tx) = self.cancels.get(&(trial.clone(), attempt)) {
+            let _ = tx.send(if kill { Cancel::Kill } else { Cancel::Graceful });
+        }
+    }
+
+    fn find_lost(&self, trial: &TrialId, attempt: u32) -> Option<Handle> {
+        let name = job_name(&self.sweep, trial, attempt);
+        let out = std::process::Command::new("squeue")
+            .args(["-h", "-o", "%i", "--me", "--name", &name])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())?;
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.trim().to_string())
+            .find(|l| !l.is_empty())
+            .map(|id| Handle {
+                launcher: "slurm".into(),
+                id,
+            })
+    }
+}
 
 /// The states of the jobs in the queue, and when they were read.
 #[derive(Debug, Clone)]
@@ -304,18 +427,20 @@ fn stderr_tail(path: &Path) -> String {
 /// found in the journal or the queue), follows its events, and reports
 /// like a local executor. `ExecMsg::Submitted` carries the job id; without
 /// `follow_job` (a detached sweep) that is the last message.
-pub async fn execute(
+async fn execute(
     sj: SlurmJob,
     adopt: Option<String>,
     follow_job: bool,
-    tx: mpsc::UnboundedSender<ExecMsg>,
+    tx: mpsc::UnboundedSender<Event>,
     mut cancel: watch::Receiver<Cancel>,
     mut queue: watch::Receiver<QueueSnapshot>,
 ) {
     let started = Instant::now();
     let trial = sj.job.trial.clone();
-    let finish = |status, error: Option<String>, metrics| ExecMsg::Finished {
+    let attempt = sj.job.attempt;
+    let finish = |status, error: Option<String>, metrics| Event::Ended {
         trial: trial.clone(),
+        attempt,
         outcome: Outcome {
             status,
             metrics,
@@ -327,15 +452,20 @@ pub async fn execute(
         Some(id) => id,
         None => match submit(&sj).await {
             Ok(id) => {
-                let _ = tx.send(ExecMsg::Submitted {
+                let _ = tx.send(Event::Launched {
                     trial: trial.clone(),
-                    job: id.clone(),
+                    attempt,
+                    handle: Handle {
+                        launcher: "slurm".into(),
+                        id: id.clone(),
+                    },
                 });
                 id
             }
             Err(message) => {
-                let _ = tx.send(ExecMsg::Refused {
+                let _ = tx.send(Event::Refused {
                     trial: trial.clone(),
+                    attempt,
                     message,
                 });
                 return;
@@ -349,11 +479,12 @@ pub async fn execute(
     let mut offset = 0u64;
     let mut ending = Ending::default();
     let mut cancelled = false;
-    let mut follow = |tx: &mpsc::UnboundedSender<ExecMsg>, offset: &mut u64| {
+    let mut follow = |tx: &mpsc::UnboundedSender<Event>, offset: &mut u64| {
         for line in read_new_lines(&sj.events, offset) {
             if let Some(event) = ending.see(&line) {
-                let _ = tx.send(ExecMsg::Event {
+                let _ = tx.send(Event::Protocol {
                     trial: trial.clone(),
+                    attempt,
                     event,
                 });
             }
@@ -433,23 +564,6 @@ pub async fn execute(
         }
     };
     let _ = tx.send(msg);
-}
-
-/// Jobs in the queue named `name` (a submission the journal may not have).
-pub async fn find_by_name(name: &str) -> Vec<String> {
-    let out = tokio::process::Command::new("squeue")
-        .args(["-h", "-o", "%i", "--me", "--name", name])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await;
-    match out {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .map(|l| l.trim().to_string())
-            .filter(|l| !l.is_empty())
-            .collect(),
-        _ => Vec::new(),
-    }
 }
 
 #[cfg(test)]

@@ -1,129 +1,81 @@
-//! One trial attempt as a child process: started in its own process group,
-//! its stdout read as the worker protocol, stopped on timeout or Ctrl-C with
-//! SIGTERM to the group, a grace period, then SIGKILL.
+//! The local launcher: each attempt a child process in its own process
+//! group, its stdout read as the worker protocol, stopped with SIGTERM to the
+//! group, a grace period, then SIGKILL. A trial dies with the orchestrator
+//! (PR_SET_PDEATHSIG), so nothing of it outlives a crash.
 
-use std::collections::VecDeque;
+use super::{Cancel, Caps, Ending, Job, JobPlan, Launcher};
+use crate::dispatcher::{Attempt, Event, Outcome};
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
-use sweep_core::{EpochMetrics, TrialEvent, TrialId, TrialStatus};
+use sweep_core::{EpochMetrics, TrialId, TrialStatus};
+use sweep_results::Handle;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, watch};
 
-/// Lines of stderr kept for the error message of a failed trial.
-const STDERR_TAIL: usize = 8;
-
-/// What to run for one attempt.
-#[derive(Debug, Clone)]
-pub struct Job {
-    /// The trial.
-    pub trial: TrialId,
-    /// The attempt, from 1.
-    pub attempt: u32,
-    /// Program and arguments (no shell).
-    pub argv: Vec<String>,
-    /// Environment added to the orchestrator's.
-    pub env: Vec<(String, String)>,
-    /// Where the worker's stdout goes (appended).
-    pub stdout_log: PathBuf,
-    /// Where the worker's stderr goes (appended).
-    pub stderr_log: PathBuf,
-    /// Per-attempt time limit.
-    pub timeout: Option<Duration>,
-    /// Time between SIGTERM and SIGKILL.
-    pub grace: Duration,
+/// Child processes on this machine.
+#[derive(Debug, Default)]
+pub struct LocalLauncher {
+    /// Each running attempt's stop switch.
+    cancels: HashMap<(TrialId, u32), watch::Sender<Cancel>>,
 }
 
-/// Whether running trials should stop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cancel {
-    /// Keep going.
-    Run,
-    /// Stop gracefully: SIGTERM, grace period, SIGKILL.
-    Graceful,
-    /// Stop now: SIGKILL.
-    Kill,
-}
-
-/// How an attempt ended.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
-    /// Its status.
-    pub status: TrialStatus,
-    /// Final metrics from the `done` event.
-    pub metrics: EpochMetrics,
-    /// Why it did not complete.
-    pub error: Option<String>,
-    /// How long it ran.
-    pub seconds: f64,
-}
-
-/// What an executor tells the dispatcher.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ExecMsg {
-    /// The process is running.
-    Started {
-        /// The trial.
-        trial: TrialId,
-        /// Its process id.
-        pid: u32,
-    },
-    /// The attempt was submitted to SLURM as this job.
-    Submitted {
-        /// The trial.
-        trial: TrialId,
-        /// The SLURM job id.
-        job: String,
-    },
-    /// The launcher refused the attempt (sbatch's complaint, with the spec
-    /// line it came from): nothing was started, and the sweep stops.
-    Refused {
-        /// The trial.
-        trial: TrialId,
-        /// Why, verbatim.
-        message: String,
-    },
-    /// A protocol event from the worker.
-    Event {
-        /// The trial.
-        trial: TrialId,
-        /// The event.
-        event: TrialEvent,
-    },
-    /// The attempt ended.
-    Finished {
-        /// The trial.
-        trial: TrialId,
-        /// How.
-        outcome: Outcome,
-    },
-}
-
-/// What a trial's protocol lines said about how it ends: the `done`
-/// metrics, why it diverged, the error it reported.
-#[derive(Debug, Clone, Default)]
-pub struct Ending {
-    /// Final metrics, when it printed `done`.
-    pub done: Option<EpochMetrics>,
-    /// "epoch N: reason", when it printed `diverged`.
-    pub diverged: Option<String>,
-    /// Its `error` message.
-    pub error: Option<String>,
-}
-
-impl Ending {
-    /// Parses one stdout line; an event is noted and returned for the dispatcher.
-    pub fn see(&mut self, line: &str) -> Option<TrialEvent> {
-        let event = TrialEvent::parse_line(line)?;
-        match &event {
-            TrialEvent::Done { metrics } => self.done = Some(metrics.clone()),
-            TrialEvent::Diverged { epoch, reason } => self.diverged = Some(format!("epoch {epoch}: {reason}")),
-            TrialEvent::Error { message } => self.error = Some(message.clone()),
-            _ => {}
-        }
-        Some(event)
+impl LocalLauncher {
+    /// A launcher with nothing running.
+    pub fn new() -> LocalLauncher {
+        LocalLauncher::default()
     }
 }
+
+impl Launcher for LocalLauncher {
+    fn name(&self) -> &'static str {
+        "local"
+    }
+
+    fn caps(&self) -> Caps {
+        Caps {
+            detach: false,
+            enforces_timeout: false,
+            reattach: false,
+            local_gpus: true,
+        }
+    }
+
+    fn start(&mut self, plan: JobPlan, attempt: Attempt, events: mpsc::UnboundedSender<Event>) {
+        self.cancels.retain(|_, tx| !tx.is_closed());
+        let (tx, rx) = watch::channel(Cancel::Run);
+        self.cancels.insert((attempt.trial.id.clone(), attempt.attempt), tx);
+        let (trial, n) = (attempt.trial.id.clone(), attempt.attempt);
+        tokio::spawn(async move {
+            match tokio::task::spawn_blocking(move || plan.prepare()).await {
+                Ok(Ok(job)) => execute(job, events, rx).await,
+                Ok(Err(e)) => {
+                    let _ = events.send(Event::Ended {
+                        trial,
+                        attempt: n,
+                        outcome: Outcome {
+                            status: TrialStatus::Failed,
+                            metrics: EpochMetrics::new(),
+                            error: Some(format!("cannot write the trial's folder: {e}")),
+                            seconds: 0.0,
+                        },
+                    });
+                }
+                Err(e) => panic!("preparing a trial panicked: {e}"),
+            }
+        });
+    }
+
+    fn stop(&mut self, trial: &TrialId, attempt: u32, kill: bool) {
+        if let Some(tx) = self.cancels.get(&(trial.clone(), attempt)) {
+            let _ = tx.send(if kill { Cancel::Kill } else { Cancel::Graceful });
+        }
+    }
+}
+
+/// Lines of stderr kept for the error message of a failed trial.
+const STDERR_TAIL: usize = 8;
 
 fn signal_group(pid: u32, sig: i32) {
     // SAFETY: killpg only sends a signal; the group is the child's own (it
@@ -157,10 +109,11 @@ fn signal_name(sig: i32) -> &'static str {
 }
 
 /// Runs one attempt to its end, reporting through `tx`.
-pub async fn execute(job: Job, tx: mpsc::UnboundedSender<ExecMsg>, mut cancel: watch::Receiver<Cancel>) {
+async fn execute(job: Job, tx: mpsc::UnboundedSender<Event>, mut cancel: watch::Receiver<Cancel>) {
     let started = Instant::now();
-    let finish = |status, error: Option<String>, metrics| ExecMsg::Finished {
+    let finish = |status, error: Option<String>, metrics| Event::Ended {
         trial: job.trial.clone(),
+        attempt: job.attempt,
         outcome: Outcome {
             status,
             metrics,
@@ -214,15 +167,20 @@ pub async fn execute(job: Job, tx: mpsc::UnboundedSender<ExecMsg>, mut cancel: w
         }
     };
     let pid = child.id().unwrap_or(0);
-    let _ = tx.send(ExecMsg::Started {
+    let _ = tx.send(Event::Launched {
         trial: job.trial.clone(),
-        pid,
+        attempt: job.attempt,
+        handle: Handle {
+            launcher: "local".into(),
+            id: pid.to_string(),
+        },
     });
 
     // stdout: the protocol, also logged as is.
     let stdout = child.stdout.take().expect("piped stdout");
     let tx_out = tx.clone();
     let trial = job.trial.clone();
+    let attempt = job.attempt;
     let out_task = tokio::spawn(async move {
         let mut lines = BufReader::new(stdout).lines();
         let mut ending = Ending::default();
@@ -230,8 +188,9 @@ pub async fn execute(job: Job, tx: mpsc::UnboundedSender<ExecMsg>, mut cancel: w
             let _ = out_log.write_all(line.as_bytes()).await;
             let _ = out_log.write_all(b"\n").await;
             if let Some(event) = ending.see(&line) {
-                let _ = tx_out.send(ExecMsg::Event {
+                let _ = tx_out.send(Event::Protocol {
                     trial: trial.clone(),
+                    attempt,
                     event,
                 });
             }
@@ -258,18 +217,15 @@ pub async fn execute(job: Job, tx: mpsc::UnboundedSender<ExecMsg>, mut cancel: w
 
     enum End {
         Exited(std::io::Result<ExitStatus>),
-        TimedOut,
         Cancelled,
     }
-    let deadline = job.timeout.map(|t| tokio::time::Instant::now() + t);
     let end = tokio::select! {
         status = child.wait() => End::Exited(status),
-        _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => End::TimedOut,
         _ = async { while *cancel.borrow_and_update() == Cancel::Run { if cancel.changed().await.is_err() { std::future::pending::<()>().await } } } => End::Cancelled,
     };
     let exit = match &end {
         End::Exited(status) => status.as_ref().ok().copied(),
-        End::TimedOut | End::Cancelled => {
+        End::Cancelled => {
             let kill_now = *cancel.borrow() == Cancel::Kill;
             signal_group(pid, if kill_now { libc::SIGKILL } else { libc::SIGTERM });
             tokio::select! {
@@ -307,17 +263,6 @@ pub async fn execute(job: Job, tx: mpsc::UnboundedSender<ExecMsg>, mut cancel: w
     };
     let metrics = done.clone().unwrap_or_default();
     let msg = match end {
-        End::TimedOut => {
-            let t = job.timeout.unwrap_or_default();
-            finish(
-                TrialStatus::TimedOut,
-                Some(format!(
-                    "ran past its timeout of {}",
-                    sweep_spec::duration::format_duration(t)
-                )),
-                metrics,
-            )
-        }
         End::Cancelled => finish(TrialStatus::Interrupted, Some("interrupted".into()), metrics),
         End::Exited(_) => match (exit, diverged) {
             (_, Some(reason)) => finish(TrialStatus::Diverged, Some(reason), metrics),

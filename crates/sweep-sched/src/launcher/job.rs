@@ -1,0 +1,180 @@
+//! What an attempt runs, whatever the launcher: the argv (`sweep worker
+//! --trial trial.json`, or the spec's `command:` with its placeholders
+//! filled in), the environment, the trial's folder and logs.
+
+use super::Job;
+use crate::dispatcher::Attempt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use sweep_core::{ParamValue, Params, TrialFile, TrialId};
+use sweep_results::ResultsDir;
+use sweep_spec::{Spec, Trainer};
+
+/// Everything needed to write an attempt's files and describe its process;
+/// [`JobPlan::prepare`] does the (blocking) file work.
+#[derive(Debug, Clone)]
+pub struct JobPlan {
+    /// The sweep's spec.
+    pub spec: Arc<Spec>,
+    /// The attempt.
+    pub attempt: Attempt,
+    /// The results folder.
+    pub dir: ResultsDir,
+    /// The program that runs built-in trials (`sweep` itself).
+    pub worker_exe: PathBuf,
+    /// Time between SIGTERM and SIGKILL.
+    pub grace: Duration,
+    /// The pool's GPUs, as `CUDA_VISIBLE_DEVICES` entries.
+    pub gpus: Vec<String>,
+    /// The launcher gives trials their GPUs (SLURM's --gres and its
+    /// CUDA_VISIBLE_DEVICES) instead of this machine's pool.
+    pub launcher_gpus: bool,
+}
+
+impl JobPlan {
+    /// Creates the trial's folder (and `trial.json` for the built-in
+    /// trainer) and describes the process.
+    pub fn prepare(&self) -> std::io::Result<Job> {
+        let spec = &self.spec;
+        let trial = &self.attempt.trial;
+        let tdir = self.dir.trial_dir(&trial.id);
+        std::fs::create_dir_all(&tdir)?;
+        let alloc = &self.attempt.alloc;
+        let visible: Vec<&str> = alloc.gpus.iter().map(|&(i, _)| self.gpus[i].as_str()).collect();
+        let slurm_gpus = self.launcher_gpus && spec.resources.gpus_per_trial > 0.0;
+        let threads = alloc.cpus.max(1).to_string();
+        let params_json = serde_json::to_string(&trial.params).expect("params serialize");
+        let mut env = vec![
+            ("SWEEP_TRIAL_ID".to_string(), trial.id.to_string()),
+            ("SWEEP_TRIAL_DIR".to_string(), tdir.display().to_string()),
+            ("SWEEP_PARAMS_JSON".to_string(), params_json),
+            ("SWEEP_SEED".to_string(), trial.seed.to_string()),
+            ("SWEEP_ATTEMPT".to_string(), self.attempt.attempt.to_string()),
+            ("RAYON_NUM_THREADS".to_string(), threads.clone()),
+            ("OMP_NUM_THREADS".to_string(), threads.clone()),
+            ("MKL_NUM_THREADS".to_string(), threads),
+        ];
+        if !slurm_gpus {
+            // Trials without GPUs see none: no accidental sharing.
+            env.push(("CUDA_VISIBLE_DEVICES".to_string(), visible.join(",")));
+        }
+        let argv = match &spec.trainer {
+            Trainer::Builtin { .. } => {
+                let mut params = spec.trainer_params(&trial.params);
+                if slurm_gpus || !visible.is_empty() {
+                    // The trial's GPUs are cuda:0.. inside its CUDA_VISIBLE_DEVICES.
+                    params.insert("device".into(), ParamValue::Str("cuda".into()));
+                }
+                let file = TrialFile {
+                    id: trial.id.clone(),
+                    ordinal: trial.ordinal,
+                    seed: trial.seed,
+                    params,
+                    metric: spec.metric.clone(),
+                };
+                let path = self.dir.trial_file(&trial.id);
+                // Derived from the journal: rewritten by every attempt, so
+                // no sync is needed.
+                std::fs::write(
+                    &path,
+                    serde_json::to_string_pretty(&file).expect("serializes").as_bytes(),
+                )?;
+                vec![
+                    self.worker_exe.display().to_string(),
+                    "worker".into(),
+                    "--trial".into(),
+                    path.display().to_string(),
+                ]
+            }
+            Trainer::Command { argv, env: extra } => {
+                env.extend(extra.iter().cloned());
+                substitute(argv, &trial.params, &trial.id, &tdir.display().to_string(), trial.seed)
+            }
+        };
+        Ok(Job {
+            trial: trial.id.clone(),
+            attempt: self.attempt.attempt,
+            argv,
+            env,
+            stdout_log: self.dir.stdout_log(&trial.id),
+            stderr_log: self.dir.stderr_log(&trial.id),
+            trial_dir: tdir,
+            grace: self.grace,
+            timeout: spec.timeout,
+        })
+    }
+}
+
+/// The argv words of a `command:` trainer, placeholders filled in.
+pub fn substitute(argv: &[String], params: &Params, trial_id: &TrialId, trial_dir: &str, seed: u64) -> Vec<String> {
+    argv.iter()
+        .map(|arg| {
+            let mut out = String::new();
+            let mut rest = arg.as_str();
+            while let Some(i) = rest.find("${") {
+                out.push_str(&rest[..i]);
+                let after = &rest[i + 2..];
+                let Some(end) = after.find('}') else {
+                    out.push_str(&rest[i..]);
+                    rest = "";
+                    break;
+                };
+                let name = &after[..end];
+                let value = match (params.get(name), name) {
+                    (Some(v), _) => v.to_arg(),
+                    (None, "trial_id") => trial_id.to_string(),
+                    (None, "trial_dir") => trial_dir.to_string(),
+                    (None, "seed") => seed.to_string(),
+                    (None, _) => format!("${{{name}}}"),
+                };
+                out.push_str(&value);
+                rest = &after[end + 1..];
+            }
+            out.push_str(rest);
+            out
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_substituted_without_a_shell() {
+        let params: Params = [
+            ("lr".to_string(), ParamValue::Float(1e-3)),
+            ("name".to_string(), ParamValue::Str("a b".into())),
+        ]
+        .into_iter()
+        .collect();
+        let id = TrialId::from_string("abc");
+        let argv: Vec<String> = [
+            "python3",
+            "t.py",
+            "--lr=${lr}",
+            "${name}",
+            "${trial_dir}/out",
+            "${seed}",
+            "$HOME",
+            "${trial_id}",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            substitute(&argv, &params, &id, "/r/trials/abc", 7),
+            [
+                "python3",
+                "t.py",
+                "--lr=0.001",
+                "a b",
+                "/r/trials/abc/out",
+                "7",
+                "$HOME",
+                "abc"
+            ]
+        );
+    }
+}

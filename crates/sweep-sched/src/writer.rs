@@ -1,0 +1,149 @@
+//! The table writer: a thread of its own that keeps `leaderboard.csv` and
+//! `epochs.csv` up to date from the journal's entries, so that rewriting and
+//! syncing them never runs on the async runtime. It is one more consumer of
+//! the dispatcher's journal stream: it folds the entries into its own replay.
+//!
+//! Rewrites are coalesced: at most one per [`TABLES_EVERY`], and never more
+//! than a tenth of the time (a rewrite that took 200 ms waits 2 s for the
+//! next), so the tables of a huge sweep cost a bounded share of a core.
+
+use std::collections::VecDeque;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use sweep_core::Metric;
+use sweep_results::{Entry, Replay, ResultsDir, TrialInfo, write_tables};
+use sweep_spec::Trial;
+
+/// The most often the CSV tables are rewritten while trials finish.
+pub const TABLES_EVERY: Duration = Duration::from_millis(500);
+
+enum Msg {
+    Entry(Box<Entry>),
+    Upcoming(Trial),
+    Flush(mpsc::Sender<std::io::Result<()>>),
+}
+
+/// A handle on the table-writer thread.
+#[derive(Debug, Clone)]
+pub struct TableWriter {
+    tx: mpsc::Sender<Msg>,
+}
+
+impl std::fmt::Debug for Msg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Msg")
+    }
+}
+
+struct State {
+    dir: ResultsDir,
+    columns: Vec<String>,
+    metric: Metric,
+    replay: Replay,
+    upcoming: VecDeque<Trial>,
+    error: Option<std::io::Error>,
+}
+
+impl State {
+    fn write(&mut self) -> Duration {
+        let began = Instant::now();
+        let mut infos: Vec<TrialInfo<'_>> = self.replay.infos();
+        infos.extend(self.upcoming.iter().map(|t| TrialInfo {
+            id: &t.id,
+            ordinal: t.ordinal,
+            params: &t.params,
+            seed: t.seed,
+        }));
+        if let Err(e) = write_tables(&self.dir, &infos, &self.columns, &self.replay, &self.metric) {
+            self.error.get_or_insert(e);
+        }
+        began.elapsed()
+    }
+}
+
+impl TableWriter {
+    /// Starts the writer for `dir`, from the state `replay` holds.
+    pub fn start(dir: ResultsDir, columns: Vec<String>, metric: Metric, replay: Replay) -> TableWriter {
+        let (tx, rx) = mpsc::channel::<Msg>();
+        let mut state = State {
+            dir,
+            columns,
+            metric,
+            replay,
+            upcoming: VecDeque::new(),
+            error: None,
+        };
+        std::thread::Builder::new()
+            .name("tables".into())
+            .spawn(move || {
+                let mut dirty = true;
+                let mut next = Instant::now();
+                loop {
+                    let wait = if dirty {
+                        next.saturating_duration_since(Instant::now())
+                    } else {
+                        Duration::from_secs(3600)
+                    };
+                    match rx.recv_timeout(wait) {
+                        Ok(Msg::Entry(e)) => {
+                            if let Entry::TrialCreated { trial, .. } = e.as_ref()
+                                && state.upcoming.front().is_some_and(|t| t.id == *trial)
+                            {
+                                state.upcoming.pop_front();
+                            }
+                            state.replay.apply(*e);
+                            dirty = true;
+                        }
+                        Ok(Msg::Upcoming(t)) => {
+                            state.upcoming.push_back(t);
+                            dirty = true;
+                        }
+                        Ok(Msg::Flush(ack)) => {
+                            state.write();
+                            dirty = false;
+                            let _ = ack.send(match state.error.take() {
+                                Some(e) => Err(e),
+                                None => Ok(()),
+                            });
+                            continue;
+                        }
+                        Err(mpsc::RecvTimeoutError::Timeout) => {}
+                        Err(mpsc::RecvTimeoutError::Disconnected) => {
+                            if dirty {
+                                state.write();
+                            }
+                            return;
+                        }
+                    }
+                    if dirty && Instant::now() >= next {
+                        let took = state.write();
+                        dirty = false;
+                        next = Instant::now() + TABLES_EVERY.max(took * 10);
+                    }
+                }
+            })
+            .expect("spawn the table writer");
+        TableWriter { tx }
+    }
+
+    /// A journal entry, as written.
+    pub fn entry(&self, e: &Entry) {
+        let _ = self.tx.send(Msg::Entry(Box::new(e.clone())));
+    }
+
+    /// A trial that will come, listed as pending.
+    pub fn upcoming(&self, t: Trial) {
+        let _ = self.tx.send(Msg::Upcoming(t));
+    }
+
+    /// Writes the tables now and waits for it (blocking): the first error
+    /// since the last flush, if any.
+    pub fn flush(&self) -> std::io::Result<()> {
+        let (ack, done) = mpsc::channel();
+        if self.tx.send(Msg::Flush(ack)).is_err() {
+            return Err(std::io::Error::other("the table writer stopped"));
+        }
+        done.recv()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the table writer stopped")))
+    }
+}
