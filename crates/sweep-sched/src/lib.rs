@@ -11,6 +11,7 @@
 pub mod executor;
 pub mod gpus;
 pub mod pool;
+pub mod pruner;
 mod resume;
 mod run;
 pub mod slurm;
