@@ -30,7 +30,7 @@ pub use error::{Diagnostic, Pos, SpecError};
 pub use locate::Positions;
 pub use parse::{COMMAND_PLACEHOLDERS, parse, placeholders};
 pub use plan::{GRID_LIMIT, Plan, PlanError, Trial, plan};
-pub use spec::{Launcher, Method, Parameter, Resources, SlurmSettings, Spec, Trainer};
+pub use spec::{EarlyTerminate, Launcher, Method, Parameter, Resources, SlurmSettings, Spec, Trainer};
 pub use suggest::did_you_mean;
 
 use std::path::Path;

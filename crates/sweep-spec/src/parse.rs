@@ -11,6 +11,8 @@ use serde_norway::Value;
 use std::path::Path;
 use sweep_core::{Goal, Metric, ParamValue, Params, builtin, format_float};
 
+mod early_terminate;
+
 const TOP_KEYS: &[&str] = &[
     "name",
     "description",
@@ -25,6 +27,7 @@ const TOP_KEYS: &[&str] = &[
     "retries",
     "launcher",
     "slurm",
+    "early_terminate",
 ];
 const SLURM_KEYS: &[&str] = &["partition", "account", "qos", "time", "mem", "constraint", "extra_args"];
 const PARAM_KEYS: &[&str] = &["value", "values", "probabilities", "distribution", "min", "max", "q"];
@@ -332,6 +335,8 @@ impl Cx {
         });
         let slurm = Self::get(&top, "slurm").map_or(Some(SlurmSettings::default()), |v| self.slurm(v));
         let resources = Self::get(&top, "resources").map_or(Some(Resources::default()), |v| self.resources(v));
+        let early_terminate =
+            Self::get(&top, "early_terminate").map_or(Some(None), |v| self.early_terminate(v).map(Some));
 
         let parameters = match Self::get(&top, "parameters") {
             None => {
@@ -390,6 +395,7 @@ impl Cx {
             retries: retries?,
             launcher: launcher?,
             slurm: slurm?,
+            early_terminate: early_terminate?,
         })
     }
 
@@ -1284,7 +1290,6 @@ fn wandb_hint(key: &str) -> Option<String> {
         "program" | "command" => {
             "sweep runs your program with `trainer: {command: [python, train.py, --lr, \"${lr}\"]}`".into()
         }
-        "early_terminate" => "early termination is not supported yet; remove `early_terminate`".into(),
         "project" | "entity" => format!("`{key}` is a W&B setting with no meaning here; remove it"),
         _ => return None,
     })

@@ -130,6 +130,61 @@ impl Default for Resources {
     }
 }
 
+/// The `early_terminate:` block: the rule that stops a trial whose metric is
+/// behind the other trials' at the same epoch. Checked, with defaults filled in.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EarlyTerminate {
+    /// W&B's hyperband stopping: at each band (an epoch count) a trial is
+    /// stopped when it is outside the best `1/eta` of the trials that reached it.
+    Hyperband {
+        /// The first band; the bands are `min_iter * eta^k`. Excludes `max_iter`.
+        min_iter: Option<u32>,
+        /// The bands are `max_iter / eta^i` for `i` in `1..=s`. Needs `s`.
+        max_iter: Option<u32>,
+        /// How many bands below `max_iter`.
+        s: Option<u32>,
+        /// The reduction factor: the best `1/eta` go on at each band (> 1; 3).
+        eta: f64,
+        /// Judge the value at the band (true, the default), or the best value so far.
+        strict: bool,
+    },
+    /// Ray Tune's ASHA (asynchronous successive halving), stop-based: at each
+    /// rung a trial is stopped when it is outside the best `1/reduction_factor`
+    /// of the values recorded there before it.
+    Asha {
+        /// The first rung, in epochs (1).
+        grace_period: u32,
+        /// The rungs are `grace_period * reduction_factor^k`; the best
+        /// `1/reduction_factor` go on (> 1; 4).
+        reduction_factor: f64,
+        /// The most epochs a trial may run: it is stopped on reaching them (100).
+        max_t: u32,
+        /// How many brackets, each starting one rung later (1).
+        brackets: u32,
+    },
+    /// Optuna's MedianPruner: a trial is stopped when its best value so far is
+    /// worse than the median of the completed trials' values at the same epoch.
+    Median {
+        /// No stopping until this many trials have completed (5).
+        n_startup_trials: u32,
+        /// No stopping before this epoch (0).
+        n_warmup_steps: u32,
+        /// Judge every this many epochs, counted from `n_warmup_steps` (1).
+        interval_steps: u32,
+    },
+}
+
+impl EarlyTerminate {
+    /// The rule's name, as `type:` writes it.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            EarlyTerminate::Hyperband { .. } => "hyperband",
+            EarlyTerminate::Asha { .. } => "asha",
+            EarlyTerminate::Median { .. } => "median",
+        }
+    }
+}
+
 /// One swept parameter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameter {
@@ -170,6 +225,8 @@ pub struct Spec {
     pub launcher: Launcher,
     /// sbatch options, for the SLURM launcher.
     pub slurm: SlurmSettings,
+    /// The early-stopping rule, if any.
+    pub early_terminate: Option<EarlyTerminate>,
 }
 
 impl Spec {
