@@ -40,22 +40,16 @@ pub struct RunArgs {
     /// Plain line-by-line output even on a terminal.
     #[arg(long)]
     pub plain: bool,
-    /// Where trials run, overriding the spec's `launcher`.
-    #[arg(long, value_enum, value_name = "LAUNCHER")]
-    pub launcher: Option<LauncherArg>,
-    /// SLURM: submit every trial and exit, printing the job ids. `sweep status`
-    /// shows progress; `sweep run` again re-attaches (nothing is submitted twice).
+    /// Where trials run, overriding the spec's `launcher` (local: child
+    /// processes here; slurm: one job per attempt, the results folder on a
+    /// filesystem the nodes share).
+    #[arg(long, value_name = "LAUNCHER", value_parser = sweep_spec::Launcher::from_word)]
+    pub launcher: Option<sweep_spec::Launcher>,
+    /// Submit every trial and exit, printing the handles (launchers whose
+    /// trials outlive the orchestrator: slurm). `sweep status` shows
+    /// progress; `sweep run` again re-attaches (nothing is submitted twice).
     #[arg(long)]
     pub detach: bool,
-}
-
-/// `--launcher`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LauncherArg {
-    /// Child processes on this machine.
-    Local,
-    /// One SLURM job per trial (sbatch; the results folder must be on a filesystem the nodes share).
-    Slurm,
 }
 
 fn params_text(t: &Trial) -> String {
@@ -105,6 +99,7 @@ impl Display {
                 results,
                 moved_aside,
             } => {
+                let total = total.unwrap_or(0);
                 self.total = total;
                 self.done = kept;
                 if let Some(old) = moved_aside {
@@ -205,7 +200,11 @@ impl Display {
                     self.done, self.total, trial.ordinal, trial.id, seconds
                 ));
             }
-            Progress::Stopping { kill } => self.say(if kill {
+            Progress::Stopping { trial, status, reason } => {
+                self.say(format!("          stopping {trial} ({status}): {reason}"));
+            }
+            Progress::Warning { trial, message } => self.say(format!("warning: trial {trial}: {message}")),
+            Progress::Interrupted { kill } => self.say(if kill {
                 "second interrupt: killing running trials".to_string()
             } else {
                 "interrupted: starting nothing new, stopping running trials (Ctrl-C again to kill them)".to_string()
@@ -221,17 +220,14 @@ impl Display {
 }
 
 pub fn run(args: &RunArgs) -> Result<u8> {
-    let (spec, plan) = sweep_spec::load(&args.spec)?;
+    let spec = sweep_spec::load_spec(&args.spec)?;
     let text = std::fs::read_to_string(&args.spec).with_context(|| format!("cannot read {}", args.spec.display()))?;
     let dir = ResultsDir::new(args.results.join(&spec.name));
     let mut opts = RunOptions::new(std::env::current_exe().context("cannot find the sweep binary to run workers")?);
     opts.cpus = args.cpus;
     opts.restart = args.restart;
     opts.detach = args.detach;
-    opts.launcher = args.launcher.map(|l| match l {
-        LauncherArg::Local => sweep_spec::Launcher::Local,
-        LauncherArg::Slurm => sweep_spec::Launcher::Slurm,
-    });
+    opts.launcher = args.launcher;
     opts.grace = Duration::from_secs_f64(args.grace.max(0.0));
     let fancy = !args.plain && std::io::stderr().is_terminal();
     let mut display = Display::new(&spec, fancy);
@@ -242,16 +238,12 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let summary = runtime.block_on(run_sweep(&spec, &plan, &text, &dir, &opts, &mut |p| display.on(p)))?;
+    let summary = runtime.block_on(run_sweep(&spec, &text, &dir, &opts, &mut |p| display.on(p)))?;
     display.finish();
     if args.detach {
-        println!(
-            "submitted {} SLURM jobs for sweep {}:",
-            summary.detached.len(),
-            spec.name
-        );
-        for (trial, job) in &summary.detached {
-            println!("  {job}  trial {trial}");
+        println!("submitted {} jobs for sweep {}:", summary.detached.len(), spec.name);
+        for (trial, handle) in &summary.detached {
+            println!("  {}  trial {trial}", handle.id);
         }
         println!(
             "\nprogress: sweep status {dir}\nre-attach: sweep run {spec_path}\ncancel:    sweep cancel {dir}",
@@ -262,8 +254,9 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     }
 
     // The end: top trials, the best one's parameters, where the files are.
-    let infos = sweep_sched::trial_infos(&plan);
+    let infos = summary.replay.infos();
     let rows = leaderboard_rows(&infos, &summary.replay, &spec.metric);
+    let params_of = |id: &TrialId| &summary.replay.trials[id].params;
     let mut counts: Vec<(TrialStatus, usize)> = Vec::new();
     for r in &rows {
         match counts.iter_mut().find(|(s, _)| *s == r.status) {
@@ -281,7 +274,7 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     header.extend(columns.iter().map(|c| c.to_string()));
     let mut table = Table::new(header);
     for r in rows.iter().filter(|r| r.rank.is_some()).take(5) {
-        let t = &plan.trials[r.ordinal];
+        let params = params_of(&r.id);
         let mut cells = vec![
             r.rank.map(|x| x.to_string()).unwrap_or_default(),
             r.id.to_string(),
@@ -291,7 +284,7 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         cells.extend(
             columns
                 .iter()
-                .map(|c| t.params.get(*c).map(|v| v.to_string()).unwrap_or_default()),
+                .map(|c| params.get(*c).map(|v| v.to_string()).unwrap_or_default()),
         );
         table.row(cells);
     }
@@ -305,8 +298,8 @@ pub fn run(args: &RunArgs) -> Result<u8> {
             table.render()
         );
         if let Some(best) = rows.first().filter(|r| r.rank == Some(1)) {
-            let t = &plan.trials[best.ordinal];
-            println!("best: {} {} (seed {})", best.id, params_text(t), t.seed);
+            let t = sweep_sched::dispatcher::trial_of(&best.id, &summary.replay.trials[&best.id]);
+            println!("best: {} {} (seed {})", best.id, params_text(&t), t.seed);
         }
     }
     println!(

@@ -1,4 +1,5 @@
-//! `sweep status` and `sweep cancel`: a sweep's SLURM jobs, attached or not.
+//! `sweep status` and `sweep cancel`: a sweep's running attempts, attached
+//! or not, through the launchers that started them.
 
 use crate::review_cmd::results_dir;
 use anyhow::{Context, Result, bail};
@@ -6,18 +7,21 @@ use clap::Args;
 use std::path::PathBuf;
 use sweep_core::{TrialEvent, TrialStatus};
 use sweep_results::{Journal, ResultsDir, Table};
-use sweep_sched::slurm;
+use sweep_sched::launcher;
 
-/// Show a sweep's progress from its files and the SLURM queue.
+/// Show a sweep's progress from its files and its launcher's queue.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// The results folder (results/<sweep name>), or just the sweep's name.
     pub results: PathBuf,
 }
 
-/// The last epoch line of a trial's events file, as "epoch N metric V".
+/// The last epoch line of a trial's protocol (its events file under a
+/// launcher that writes one, else its stdout log), as "epoch N metric V".
 fn last_epoch(dir: &ResultsDir, id: &sweep_core::TrialId, metric: &str) -> String {
-    let text = std::fs::read_to_string(dir.trial_dir(id).join("events.jsonl")).unwrap_or_default();
+    let events = dir.trial_dir(id).join("events.jsonl");
+    let path = if events.exists() { events } else { dir.stdout_log(id) };
+    let text = std::fs::read_to_string(path).unwrap_or_default();
     text.lines()
         .rev()
         .find_map(|l| match TrialEvent::parse_line(l) {
@@ -36,10 +40,19 @@ pub fn status(args: &StatusArgs) -> Result<()> {
     if !dir.journal().exists() {
         bail!("{}: no journal.jsonl here: not a results folder", root.display());
     }
-    let (spec, plan) =
-        sweep_spec::load(&dir.spec()).with_context(|| format!("cannot read {}", dir.spec().display()))?;
+    let spec = sweep_spec::parse(
+        &std::fs::read_to_string(dir.spec()).with_context(|| format!("cannot read {}", dir.spec().display()))?,
+        &dir.spec(),
+    )
+    .with_context(|| format!("cannot read {}", dir.spec().display()))?;
     let replay = Journal::replay(&dir.journal())?;
-    let queue = slurm::queue_now();
+    let handles: Vec<sweep_results::Handle> = replay
+        .trials
+        .values()
+        .filter(|r| r.status == TrialStatus::Running)
+        .filter_map(|r| r.handle.clone())
+        .collect();
+    let queue = launcher::queue_states(&handles);
     let mut counts: Vec<(String, usize)> = Vec::new();
     let mut bump = |k: String| match counts.iter_mut().find(|(s, _)| *s == k) {
         Some((_, n)) => *n += 1,
@@ -52,11 +65,8 @@ pub fn status(args: &StatusArgs) -> Result<()> {
         "state".into(),
         "progress".into(),
     ]);
-    for t in &plan.trials {
-        let Some(r) = replay.trials.get(&t.id) else {
-            bump("pending".into());
-            continue;
-        };
+    for id in &replay.order {
+        let r = &replay.trials[id];
         if r.status != TrialStatus::Running {
             bump(if r.retry {
                 "to retry".into()
@@ -65,15 +75,10 @@ pub fn status(args: &StatusArgs) -> Result<()> {
             });
             continue;
         }
-        let job = r.job.clone().unwrap_or_default();
-        let state = match (&queue, job.as_str()) {
-            (_, "") => "submitting".to_string(),
-            (Ok(q), j) => match q.get(j) {
-                Some((st, reason)) if st == "PENDING" => format!("queued ({reason})"),
-                Some((st, _)) => st.to_lowercase(),
-                None => "ended, not recorded yet".into(),
-            },
-            (Err(_), _) => "unknown (no squeue)".into(),
+        let state = match (&queue, &r.handle) {
+            (_, None) => "submitting".to_string(),
+            (Ok(q), Some(h)) => q.get(h).cloned().unwrap_or_else(|| "running".into()),
+            (Err(_), Some(_)) => "unknown (the queue could not be read)".into(),
         };
         bump(match state.split_whitespace().next() {
             Some("queued") => "queued".into(),
@@ -81,19 +86,28 @@ pub fn status(args: &StatusArgs) -> Result<()> {
             _ => "ended unrecorded".into(),
         });
         table.row(vec![
-            t.ordinal.to_string(),
-            t.id.to_string(),
-            job,
+            r.ordinal.to_string(),
+            id.to_string(),
+            r.handle.as_ref().map(|h| h.to_string()).unwrap_or_default(),
             state,
-            last_epoch(&dir, &t.id, &spec.metric.name),
+            last_epoch(&dir, id, &spec.metric.name),
         ]);
     }
+    let created = replay.order.len();
+    if let Some(total) = replay.total
+        && total as usize > created
+    {
+        for _ in created..total as usize {
+            bump("pending".into());
+        }
+    }
     let tally: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    let total = replay.total.map_or(created, |t| (t as usize).max(created));
     println!(
         "sweep {} ({}): {} trials: {}",
         spec.name,
         root.display(),
-        plan.trials.len(),
+        total,
         tally.join(", ")
     );
     let holder = std::fs::read_to_string(root.join(".lock")).unwrap_or_default();
@@ -104,7 +118,7 @@ pub fn status(args: &StatusArgs) -> Result<()> {
     };
     println!("{attached}");
     if let Err(e) = &queue {
-        println!("the SLURM queue could not be read: {e}");
+        println!("the launcher's queue could not be read: {e}");
     }
     let rendered = table.render();
     if rendered.lines().count() > 1 {
@@ -113,7 +127,8 @@ pub fn status(args: &StatusArgs) -> Result<()> {
     Ok(())
 }
 
-/// Cancel a sweep's SLURM jobs (they are recorded as interrupted).
+/// Cancel a sweep's running attempts that outlive their orchestrator
+/// (SLURM jobs); they are recorded as interrupted.
 #[derive(Debug, Args)]
 pub struct CancelArgs {
     /// The results folder (results/<sweep name>), or just the sweep's name.
@@ -127,24 +142,19 @@ pub fn cancel(args: &CancelArgs) -> Result<()> {
         bail!("{}: no journal.jsonl here: not a results folder", root.display());
     }
     let replay = Journal::replay(&dir.journal())?;
-    let mut ids: Vec<String> = replay
+    let handles: Vec<sweep_results::Handle> = replay
         .trials
         .values()
         .filter(|r| r.status == TrialStatus::Running)
-        .filter_map(|r| r.job.clone())
-        .filter(|j| j.parse::<u64>().is_ok())
+        .filter_map(|r| r.handle.clone())
         .collect();
-    ids.sort();
-    ids.dedup();
-    if ids.is_empty() {
-        println!("no SLURM job of this sweep is running");
+    if handles.is_empty() {
+        println!("no attempt of this sweep is running");
         return Ok(());
     }
-    let status = slurm::cancel_jobs(&root, &ids).context("cannot run scancel")?;
-    if !status.success() {
-        bail!("scancel failed ({status}) for jobs {}", ids.join(" "));
+    for line in launcher::cancel(&root, &handles).map_err(anyhow::Error::msg)? {
+        println!("{line}");
     }
-    println!("cancelled {} jobs: {}", ids.len(), ids.join(" "));
     println!("`sweep run` with the spec records them as interrupted; a later `sweep run` runs them again");
     Ok(())
 }

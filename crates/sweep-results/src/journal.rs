@@ -40,6 +40,9 @@ pub struct Pruning {
     pub threshold: f64,
     /// How many values made the threshold.
     pub compared: usize,
+    /// What was compared (`value`, `best_so_far`).
+    #[serde(default)]
+    pub kind: String,
 }
 
 /// Seconds since the Unix epoch, for journal timestamps.
@@ -416,6 +419,8 @@ pub struct Replay {
     pub order: Vec<TrialId>,
     /// The launcher of the latest `sweep run`.
     pub launcher: Option<String>,
+    /// Trials in all, when the sampler knew it in advance.
+    pub total: Option<u64>,
     /// Whether the last line was torn (a crash mid-write).
     pub torn_tail: bool,
     /// Whether the sweep was ever started.
@@ -429,8 +434,9 @@ impl Replay {
     /// Applies one entry.
     pub fn apply(&mut self, entry: Entry) {
         match entry {
-            Entry::SweepStarted { launcher, .. } => {
+            Entry::SweepStarted { launcher, trials, .. } => {
                 self.started = true;
+                self.total = trials;
                 if !launcher.is_empty() {
                     self.launcher = Some(launcher);
                 }

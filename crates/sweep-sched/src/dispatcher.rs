@@ -11,7 +11,7 @@
 
 use crate::launcher::Caps;
 use crate::pool::{Allocation, Pool, Request};
-use crate::pruner::{Curve, CurveState, Pruner};
+use crate::pruner::{Curve, CurveState, Pruner, StopKind};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -650,6 +650,15 @@ impl Dispatcher {
         });
         if let Some(d) = decision {
             let reason = d.explain(&self.spec.metric.name, self.spec.metric.goal);
+            if d.kind == StopKind::MaxT {
+                // ASHA's budget is spent: not behind, so not pruned. A trial
+                // at its own last epoch ends by itself.
+                let last = self.spec.epochs_of(&self.replay.trials[&trial].params);
+                if last.is_none_or(|n| u64::from(epoch) < n) {
+                    self.stop_one(&trial, TrialStatus::Completed, reason, None);
+                }
+                return;
+            }
             let pruning = Pruning {
                 rule: d.rule.clone(),
                 epoch: d.epoch,
@@ -657,6 +666,10 @@ impl Dispatcher {
                 value: d.value,
                 threshold: d.threshold,
                 compared: d.compared,
+                kind: serde_json::to_value(d.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default(),
             };
             self.stop_one(&trial, TrialStatus::Pruned, reason, Some(pruning));
         }
@@ -734,9 +747,9 @@ impl Dispatcher {
     }
 
     fn on_ended(&mut self, trial: TrialId, attempt: u32, outcome: Outcome) {
-        let Some(run) = self.running.get(&trial).filter(|r| r.attempt == attempt) else {
+        if !self.running.get(&trial).is_some_and(|r| r.attempt == attempt) {
             return;
-        };
+        }
         let run = self.running.remove(&trial).expect("running");
         self.pool.release(&run.alloc);
         let Outcome {
@@ -751,7 +764,7 @@ impl Dispatcher {
             let finished_anyway = decided == TrialStatus::Interrupted && status == TrialStatus::Completed;
             if !finished_anyway {
                 status = decided;
-                error = Some(reason);
+                error = (decided != TrialStatus::Completed).then_some(reason);
             }
         }
         let failures = self.replay.trials.get(&trial).map_or(0, |r| r.failures)

@@ -170,7 +170,10 @@ pub async fn run_with(
         results: dir.root().to_path_buf(),
         moved_aside,
     };
-    let pruner = None;
+    let pruner = spec
+        .early_terminate
+        .as_ref()
+        .map(|cfg| crate::pruner::build(cfg, spec.metric.goal));
     let mut dispatcher = Dispatcher::new(spec.clone(), settings, trials, replay, pool, pruner)?;
     let columns: Vec<String> = spec.parameters.iter().map(|p| p.name.clone()).collect();
     let writer = TableWriter::start(

@@ -35,6 +35,35 @@ pub use suggest::did_you_mean;
 
 use std::path::Path;
 
+/// Reads and validates a spec file, and checks that its sampler can start
+/// (a grid within its limit, a random search with enough distinct trials),
+/// without listing its trials: what `sweep run` needs.
+pub fn load_spec(path: &Path) -> Result<Spec, SpecError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SpecError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let spec = parse(&text, path)?;
+    match sampler::Trials::new(&spec) {
+        Ok(_) => Ok(spec),
+        Err(e) => Err(plan_error(path, text, e)),
+    }
+}
+
+fn plan_error(path: &Path, text: String, e: PlanError) -> SpecError {
+    let pos = Positions::of(&text).key(e.path);
+    SpecError::Invalid {
+        path: path.to_path_buf(),
+        source_text: text,
+        diagnostics: vec![Diagnostic {
+            path: e.path.to_string(),
+            pos,
+            message: e.message,
+            help: Some(e.help),
+        }],
+    }
+}
+
 /// Reads, validates and plans a spec file.
 pub fn load(path: &Path) -> Result<(Spec, Plan), SpecError> {
     let text = std::fs::read_to_string(path).map_err(|source| SpecError::Io {
@@ -44,18 +73,6 @@ pub fn load(path: &Path) -> Result<(Spec, Plan), SpecError> {
     let spec = parse(&text, path)?;
     match plan(&spec) {
         Ok(plan) => Ok((spec, plan)),
-        Err(e) => {
-            let pos = Positions::of(&text).key(e.path);
-            Err(SpecError::Invalid {
-                path: path.to_path_buf(),
-                source_text: text,
-                diagnostics: vec![Diagnostic {
-                    path: e.path.to_string(),
-                    pos,
-                    message: e.message,
-                    help: Some(e.help),
-                }],
-            })
-        }
+        Err(e) => Err(plan_error(path, text, e)),
     }
 }

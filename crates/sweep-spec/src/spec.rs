@@ -34,6 +34,17 @@ pub enum Launcher {
 }
 
 impl Launcher {
+    /// Every launcher, as `--launcher` and the spec's `launcher:` name them.
+    pub const ALL: [Launcher; 2] = [Launcher::Local, Launcher::Slurm];
+
+    /// The launcher a word names.
+    pub fn from_word(word: &str) -> Result<Launcher, String> {
+        Launcher::ALL.into_iter().find(|l| l.as_str() == word).ok_or_else(|| {
+            let words: Vec<&str> = Launcher::ALL.iter().map(|l| l.as_str()).collect();
+            format!("unknown launcher `{word}`; expected one of {}", words.join(", "))
+        })
+    }
+
     /// The spec's word for it.
     pub fn as_str(self) -> &'static str {
         match self {
