@@ -1,4 +1,5 @@
-//! Expanding a spec into its trials: the grid and random samplers.
+//! Expanding a spec into its trials: the grid and random samplers. TPE
+//! creates its trials as the sweep runs (see [`crate::sampler::tpe`]).
 
 use crate::distribution::Distribution;
 use crate::spec::{Method, Spec, Trainer};
@@ -77,6 +78,14 @@ pub fn plan(spec: &Spec) -> Result<Plan, PlanError> {
     match spec.method {
         Method::Grid => grid(spec, canonical),
         Method::Random => random(spec, canonical),
+        Method::Tpe { .. } => Err(PlanError {
+            path: "method",
+            message: format!(
+                "method: {} creates each trial as the sweep runs, from the results so far: there is no plan ahead",
+                spec.method.as_str()
+            ),
+            help: "`sweep run` creates the trials; `method: random` plans every trial ahead".into(),
+        }),
     }
 }
 
