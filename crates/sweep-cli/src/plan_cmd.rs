@@ -90,6 +90,7 @@ fn render_table(spec: &Spec, plan: &Plan) -> String {
             }
         }
         Method::Random => format!("random search over {}, seed {}", cols.join(", "), spec.seed),
+        Method::Tpe { .. } => format!("TPE search over {}, seed {}", cols.join(", "), spec.seed),
     };
     let mut out = format!(
         "sweep {} ({}): {space}; ranked by {} ({})\n\n",

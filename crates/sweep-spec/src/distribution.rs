@@ -233,7 +233,7 @@ pub fn q_range(min: f64, max: f64, q: f64) -> (i64, i64) {
 
 /// `k * q`, as an integer, or as a float rounded to `q`'s decimals so that
 /// 3 * 0.1 prints as 0.3, not 0.30000000000000004.
-fn q_value(k: i64, q: f64, integer: bool) -> ParamValue {
+pub fn q_value(k: i64, q: f64, integer: bool) -> ParamValue {
     if integer {
         return ParamValue::Int(k * q as i64);
     }

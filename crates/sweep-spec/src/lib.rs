@@ -21,6 +21,7 @@ mod error;
 mod locate;
 mod parse;
 mod plan;
+/// Samplers that choose the next trial from the ones so far (TPE).
 pub mod sampler;
 mod spec;
 mod suggest;

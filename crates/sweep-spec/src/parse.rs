@@ -5,6 +5,7 @@ use crate::distribution::{Distribution, NAMES as DIST_NAMES};
 use crate::duration::parse_duration;
 use crate::error::{Diagnostic, Pos, SpecError};
 use crate::locate::{Positions, index, join};
+use crate::sampler::tpe::TpeSettings;
 use crate::spec::{Launcher, Method, Parameter, Resources, SlurmSettings, Spec, Trainer};
 use crate::suggest::did_you_mean;
 use serde_norway::Value;
@@ -28,7 +29,10 @@ const TOP_KEYS: &[&str] = &[
     "launcher",
     "slurm",
     "early_terminate",
+    "tpe",
 ];
+/// The settings of the `tpe:` block.
+const TPE_KEYS: &[&str] = &["n_startup_trials", "n_ei_candidates", "multivariate", "constant_liar"];
 const SLURM_KEYS: &[&str] = &["partition", "account", "qos", "time", "mem", "constraint", "extra_args"];
 const PARAM_KEYS: &[&str] = &["value", "values", "probabilities", "distribution", "min", "max", "q"];
 const METRIC_KEYS: &[&str] = &["name", "goal"];
@@ -289,18 +293,23 @@ impl Cx {
                     "method",
                     Some(Pos { line: 1, col: 1 }),
                     "missing `method`",
-                    Some("add `method: grid` (every combination) or `method: random` (with run_cap)".into()),
+                    Some(
+                        "add `method: grid` (every combination), `method: random` or `method: tpe` (with run_cap)"
+                            .into(),
+                    ),
                 );
                 None
             }
             Some(v) => self
-                .word(v, "method", &["grid", "random"], |w| match w {
-                    "bayes" | "tpe" => Some(format!(
-                        "`{w}` search is not supported yet; use `random` with a run_cap"
-                    )),
+                .word(v, "method", &["grid", "random", "tpe", "bayes"], |w| match w {
+                    "hyperband" | "asha" => Some("early stopping is not a search method; use `tpe` or `random`".into()),
                     _ => None,
                 })
-                .map(|w| if w == "grid" { Method::Grid } else { Method::Random }),
+                .map(|w| match w.as_str() {
+                    "grid" => Method::Grid,
+                    "random" => Method::Random,
+                    w => Method::Tpe { bayes: w == "bayes" },
+                }),
         };
         let run_cap = Self::get(&top, "run_cap").and_then(|v| self.uint(v, "run_cap", 1));
         let seed = Self::get(&top, "seed").map_or(Some(0), |v| self.uint(v, "seed", 0));
@@ -337,6 +346,7 @@ impl Cx {
         let resources = Self::get(&top, "resources").map_or(Some(Resources::default()), |v| self.resources(v));
         let early_terminate =
             Self::get(&top, "early_terminate").map_or(Some(None), |v| self.early_terminate(v).map(Some));
+        let tpe = Self::get(&top, "tpe").map_or(Some(TpeSettings::default()), |v| self.tpe(v));
 
         let parameters = match Self::get(&top, "parameters") {
             None => {
@@ -369,6 +379,19 @@ impl Cx {
                 run_cap.is_some() || Self::get(&top, "run_cap").is_some(),
             );
         }
+        if let Some(method) = method
+            && !matches!(method, Method::Tpe { .. })
+            && Self::get(&top, "tpe").is_some()
+        {
+            self.bad_key(
+                "tpe",
+                format!(
+                    "`tpe` settings only apply to method: tpe, and this sweep is method: {}",
+                    method.as_str()
+                ),
+                Some("remove the `tpe` block, or use `method: tpe`".into()),
+            );
+        }
         if let (Some(res), Some(Trainer::Builtin { settings })) = (&resources, &trainer) {
             let device = settings.get("device").and_then(|d| d.as_str());
             if device.is_some_and(|d| d.starts_with("cuda")) && res.gpus_per_trial == 0.0 {
@@ -396,6 +419,7 @@ impl Cx {
             launcher: launcher?,
             slurm: slurm?,
             early_terminate: early_terminate?,
+            tpe: tpe?,
         })
     }
 
@@ -458,6 +482,70 @@ impl Cx {
                 _ => &mut out.constraint,
             };
             *slot = Some(text);
+        }
+        ok.then_some(out)
+    }
+
+    fn tpe(&mut self, v: &Value) -> Option<TpeSettings> {
+        let entries = self.mapping(
+            v,
+            "tpe",
+            "a mapping of TPE settings (n_startup_trials, n_ei_candidates, multivariate, constant_liar)",
+        )?;
+        self.unknown_keys(&entries, "tpe", TPE_KEYS, |k| match k {
+            "gamma"
+            | "weights"
+            | "prior_weight"
+            | "consider_prior"
+            | "consider_magic_clip"
+            | "consider_endpoints"
+            | "group" => Some(format!(
+                "`{k}` is fixed at Optuna's default; the settings are {}",
+                TPE_KEYS.join(", ")
+            )),
+            "seed" => Some("TPE draws from the sweep's top-level `seed`".into()),
+            _ => None,
+        });
+        let mut out = TpeSettings::default();
+        let mut ok = true;
+        if let Some(v) = Self::get(&entries, "n_startup_trials") {
+            match self.uint(v, "tpe.n_startup_trials", 0).map(u32::try_from) {
+                Some(Ok(n)) => out.n_startup_trials = n,
+                _ => ok = false,
+            }
+        }
+        if let Some(v) = Self::get(&entries, "n_ei_candidates") {
+            match v {
+                Value::Number(n) if n.as_u64() == Some(0) => {
+                    ok = false;
+                    self.bad_value(
+                        "tpe.n_ei_candidates",
+                        "n_ei_candidates is 0: TPE picks the best of these candidates, so it needs at least one",
+                        Some("remove it for Optuna's 24, or give a number >= 1".into()),
+                    );
+                }
+                _ => match self.uint(v, "tpe.n_ei_candidates", 1).map(u32::try_from) {
+                    Some(Ok(n)) => out.n_ei_candidates = n,
+                    _ => ok = false,
+                },
+            }
+        }
+        for (key, slot) in [
+            ("multivariate", &mut out.multivariate),
+            ("constant_liar", &mut out.constant_liar),
+        ] {
+            let Some(v) = Self::get(&entries, key) else { continue };
+            match v {
+                Value::Bool(b) => *slot = *b,
+                other => {
+                    ok = false;
+                    self.bad_value(
+                        &format!("tpe.{key}"),
+                        format!("expected true or false, found {}", found(other)),
+                        None,
+                    );
+                }
+            }
         }
         ok.then_some(out)
     }
@@ -1237,6 +1325,20 @@ impl Cx {
                     );
                 }
             }
+            Method::Tpe { .. } => {
+                if !has_run_cap {
+                    let pos = self.pos.key("method");
+                    self.err(
+                        "run_cap",
+                        pos,
+                        format!(
+                            "method: {} needs `run_cap`: TPE creates trials until it has run that many",
+                            method.as_str()
+                        ),
+                        Some("add e.g. `run_cap: 50` (TPE's first 10 trials are random, then it learns)".into()),
+                    );
+                }
+            }
         }
     }
 }
@@ -1297,4 +1399,164 @@ fn wandb_hint(key: &str) -> Option<String> {
 
 fn example_help() -> String {
     "a minimal spec: `method: grid` and `parameters: {lr: {values: [1e-3, 1e-2]}}`".into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+    use crate::error::{Diagnostic, Pos};
+    use crate::plan::plan;
+    use crate::sampler::tpe::TpeSettings;
+    use crate::spec::Method;
+
+    const PARAMS: &str = "parameters:\n  lr: {min: 1e-4, max: 1e-1, distribution: log_uniform_values}\n";
+
+    fn problems(text: &str) -> Vec<Diagnostic> {
+        parse(text, "t.yaml".as_ref()).unwrap_err().diagnostics().to_vec()
+    }
+
+    fn at(line: usize, col: usize) -> Option<Pos> {
+        Some(Pos { line, col })
+    }
+
+    #[test]
+    fn tpe_and_bayes_are_one_method() {
+        for (word, bayes) in [("tpe", false), ("bayes", true)] {
+            let spec = parse(&format!("method: {word}\nrun_cap: 30\n{PARAMS}"), "t.yaml".as_ref()).unwrap();
+            assert_eq!(spec.method, Method::Tpe { bayes });
+            assert_eq!(spec.method.as_str(), word);
+            assert_eq!(spec.tpe, TpeSettings::default());
+        }
+        let d = TpeSettings::default();
+        assert_eq!(
+            (d.n_startup_trials, d.n_ei_candidates, d.multivariate, d.constant_liar),
+            (10, 24, true, true)
+        );
+    }
+
+    #[test]
+    fn the_tpe_block_sets_each_setting() {
+        let text = format!(
+            "method: tpe\nrun_cap: 30\ntpe:\n  n_startup_trials: 5\n  n_ei_candidates: 64\n  multivariate: false\n  constant_liar: false\n{PARAMS}"
+        );
+        let spec = parse(&text, "t.yaml".as_ref()).unwrap();
+        assert_eq!(
+            spec.tpe,
+            TpeSettings {
+                n_startup_trials: 5,
+                n_ei_candidates: 64,
+                multivariate: false,
+                constant_liar: false,
+            }
+        );
+        // Only some: the others keep Optuna's defaults.
+        let text = format!("method: tpe\nrun_cap: 30\ntpe: {{n_startup_trials: 0}}\n{PARAMS}");
+        let spec = parse(&text, "t.yaml".as_ref()).unwrap();
+        assert_eq!(spec.tpe.n_startup_trials, 0);
+        assert_eq!(spec.tpe.n_ei_candidates, 24);
+    }
+
+    #[test]
+    fn tpe_needs_a_run_cap() {
+        let d = problems(&format!("method: bayes\n{PARAMS}"));
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].path, "run_cap");
+        assert_eq!(d[0].pos, at(1, 1));
+        assert_eq!(
+            d[0].message,
+            "method: bayes needs `run_cap`: TPE creates trials until it has run that many"
+        );
+        assert!(d[0].help.as_deref().unwrap().contains("run_cap: 50"));
+    }
+
+    #[test]
+    fn tpe_block_errors_are_located() {
+        let text = format!(
+            "method: tpe\nrun_cap: 30\ntpe:\n  n_startup_trial: 5\n  n_ei_candidates: 0\n  multivariate: yes\n  constant_liar: 1\n  gamma: 0.2\n{PARAMS}"
+        );
+        let d = problems(&text);
+        let found: Vec<(&str, Option<Pos>, &str, Option<&str>)> = d
+            .iter()
+            .map(|d| (d.path.as_str(), d.pos, d.message.as_str(), d.help.as_deref()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    "tpe.n_startup_trial",
+                    at(4, 3),
+                    "unknown key `n_startup_trial` in `tpe`",
+                    Some("did you mean `n_startup_trials`?")
+                ),
+                (
+                    "tpe.n_ei_candidates",
+                    at(5, 20),
+                    "n_ei_candidates is 0: TPE picks the best of these candidates, so it needs at least one",
+                    Some("remove it for Optuna's 24, or give a number >= 1")
+                ),
+                (
+                    "tpe.multivariate",
+                    at(6, 17),
+                    "expected true or false, found the string `yes`",
+                    None
+                ),
+                (
+                    "tpe.constant_liar",
+                    at(7, 18),
+                    "expected true or false, found the number 1",
+                    None
+                ),
+                (
+                    "tpe.gamma",
+                    at(8, 3),
+                    "unknown key `gamma` in `tpe`",
+                    Some(
+                        "`gamma` is fixed at Optuna's default; the settings are n_startup_trials, n_ei_candidates, multivariate, constant_liar"
+                    )
+                ),
+            ]
+        );
+        let d = problems(&format!(
+            "method: tpe\nrun_cap: 30\ntpe: {{n_startup_trials: -1}}\n{PARAMS}"
+        ));
+        assert_eq!(d[0].path, "tpe.n_startup_trials");
+        assert_eq!(d[0].message, "expected an integer >= 0, found the number -1");
+        let d = problems(&format!("method: tpe\nrun_cap: 30\ntpe: 5\n{PARAMS}"));
+        assert_eq!(d[0].pos, at(3, 6));
+        assert!(
+            d[0].message.starts_with("expected a mapping of TPE settings"),
+            "{}",
+            d[0].message
+        );
+    }
+
+    #[test]
+    fn the_tpe_block_belongs_to_tpe() {
+        let d = problems(&format!(
+            "method: random\nrun_cap: 5\ntpe: {{multivariate: false}}\n{PARAMS}"
+        ));
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!((d[0].path.as_str(), d[0].pos), ("tpe", at(3, 1)));
+        assert_eq!(
+            d[0].message,
+            "`tpe` settings only apply to method: tpe, and this sweep is method: random"
+        );
+    }
+
+    #[test]
+    fn a_tpe_spec_has_no_plan_ahead() {
+        let spec = parse(&format!("method: tpe\nrun_cap: 30\n{PARAMS}"), "t.yaml".as_ref()).unwrap();
+        let e = plan(&spec).unwrap_err();
+        assert_eq!(e.path, "method");
+        assert!(e.message.contains("as the sweep runs"), "{}", e.message);
+    }
+
+    #[test]
+    fn an_unknown_method_lists_tpe() {
+        let d = problems(&format!("method: hyperopt\nrun_cap: 3\n{PARAMS}"));
+        assert_eq!(
+            d[0].message,
+            "expected one of grid, random, tpe, bayes, found `hyperopt`"
+        );
+    }
 }

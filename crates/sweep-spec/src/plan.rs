@@ -62,6 +62,16 @@ pub fn plan(spec: &Spec) -> Result<Plan, PlanError> {
     let grid_size = match spec.method {
         Method::Grid => Some(GridSampler::new(spec)?.size()),
         Method::Random => None,
+        Method::Tpe { .. } => {
+            return Err(PlanError {
+                path: "method",
+                message: format!(
+                    "method: {} creates each trial as the sweep runs, from the results so far: there is no plan ahead",
+                    spec.method.as_str()
+                ),
+                help: "`sweep run` creates the trials; `method: random` plans every trial ahead".into(),
+            });
+        }
     };
     let mut trials = Trials::new(spec)?;
     let mut out = Vec::with_capacity(trials.total().unwrap_or(0) as usize);

@@ -1,6 +1,7 @@
 //! The validated sweep spec.
 
 use crate::distribution::Distribution;
+use crate::sampler::tpe::TpeSettings;
 use std::path::PathBuf;
 use std::time::Duration;
 use sweep_core::{Metric, ParamValue, Params, builtin};
@@ -12,6 +13,12 @@ pub enum Method {
     Grid,
     /// `run_cap` seeded draws from the parameters' distributions.
     Random,
+    /// Tree-structured Parzen Estimator: each trial's parameters chosen from
+    /// the results so far (Optuna's TPE), as the sweep runs.
+    Tpe {
+        /// Written `bayes` (W&B's word for model-based search) rather than `tpe`.
+        bayes: bool,
+    },
 }
 
 impl Method {
@@ -20,6 +27,8 @@ impl Method {
         match self {
             Method::Grid => "grid",
             Method::Random => "random",
+            Method::Tpe { bayes: false } => "tpe",
+            Method::Tpe { bayes: true } => "bayes",
         }
     }
 }
@@ -214,11 +223,11 @@ pub struct Spec {
     pub name: String,
     /// Free text.
     pub description: Option<String>,
-    /// Grid or random.
+    /// Grid, random or TPE.
     pub method: Method,
     /// What trials are ranked by.
     pub metric: Metric,
-    /// Random: how many trials; grid: at most this many.
+    /// Random and TPE: how many trials; grid: at most this many.
     pub run_cap: Option<u64>,
     /// Drives sampling and is every trial's training seed (unless `seed` is swept).
     pub seed: u64,
@@ -238,6 +247,8 @@ pub struct Spec {
     pub slurm: SlurmSettings,
     /// The early-stopping rule, if any.
     pub early_terminate: Option<EarlyTerminate>,
+    /// TPE's settings (the `tpe:` block), for `method: tpe`.
+    pub tpe: TpeSettings,
 }
 
 impl Spec {

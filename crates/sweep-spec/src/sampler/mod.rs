@@ -21,9 +21,11 @@
 
 mod grid;
 mod random;
+pub mod tpe;
 
 pub use grid::GridSampler;
 pub use random::RandomSampler;
+pub use tpe::{TpeSampler, TpeSettings};
 
 use crate::plan::{PlanError, Trial};
 use crate::spec::{Method, Spec, Trainer};
@@ -127,6 +129,7 @@ pub fn sampler_for(spec: &Spec) -> Result<Box<dyn Sampler>, PlanError> {
     match spec.method {
         Method::Grid => Ok(Box::new(GridSampler::new(spec)?)),
         Method::Random => Ok(Box::new(RandomSampler::new(spec)?)),
+        Method::Tpe { .. } => Ok(Box::new(TpeSampler::new(spec))),
     }
 }
 
