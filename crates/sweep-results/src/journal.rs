@@ -448,9 +448,6 @@ impl Replay {
                 params,
                 seed,
             } => {
-                if !self.trials.contains_key(&trial) {
-                    self.order.push(trial.clone());
-                }
                 let r = self.record(trial);
                 r.ordinal = ordinal;
                 r.params = params;

@@ -286,6 +286,8 @@ pub struct Dispatcher {
     /// Detached: jobs submitted, in order (the lanes of `max_concurrent`).
     detached: Vec<(TrialId, Handle)>,
     kept: usize,
+    /// Detached: attempts started so far (the k-th waits for lane k-N).
+    launches: usize,
     out: Vec<Action>,
     stopped: bool,
 }
@@ -359,6 +361,7 @@ impl Dispatcher {
             refused: None,
             detached: Vec::new(),
             kept: 0,
+            launches: 0,
             out: Vec::new(),
             stopped: false,
         })
@@ -587,10 +590,7 @@ impl Dispatcher {
                     self.stop_one(
                         &trial,
                         TrialStatus::TimedOut,
-                        format!(
-                            "ran past its timeout of {}",
-                            sweep_spec::duration::format_duration(t)
-                        ),
+                        format!("ran past its timeout of {}", sweep_spec::duration::format_duration(t)),
                         None,
                     );
                 }
@@ -629,7 +629,11 @@ impl Dispatcher {
         }
         let Some(value) = value else { return };
         if !value.is_finite() {
-            let reason = format!("epoch {epoch}: {} is {}", self.spec.metric.name, sweep_core::format_float(value));
+            let reason = format!(
+                "epoch {epoch}: {} is {}",
+                self.spec.metric.name,
+                sweep_core::format_float(value)
+            );
             self.stop_one(&trial, TrialStatus::Diverged, reason, None);
             return;
         }
@@ -685,10 +689,7 @@ impl Dispatcher {
                 let r = &self.replay.trials[id];
                 let mut epochs: Vec<&(u32, EpochMetrics)> = r.epochs.iter().collect();
                 epochs.sort_by_key(|(e, _)| *e);
-                let values = epochs
-                    .iter()
-                    .filter_map(|(_, m)| m.get(metric).copied())
-                    .collect();
+                let values = epochs.iter().filter_map(|(_, m)| m.get(metric).copied()).collect();
                 let state = match r.status {
                     TrialStatus::Running | TrialStatus::Pending => CurveState::Running,
                     TrialStatus::Completed => CurveState::Completed,
@@ -796,7 +797,8 @@ impl Dispatcher {
             });
         }
         let rec = &self.replay.trials[&trial];
-        let metric = best_value(rec, &self.spec.metric).or_else(|| rec.final_metrics.get(&self.spec.metric.name).copied());
+        let metric =
+            best_value(rec, &self.spec.metric).or_else(|| rec.final_metrics.get(&self.spec.metric.name).copied());
         let t = trial_of(&trial, rec);
         self.report(Progress::Finished {
             trial: t,
@@ -916,10 +918,8 @@ impl Dispatcher {
         }
         self.look_ahead();
         let idle = self.running.is_empty();
-        let nothing_left = self.queue.is_empty()
-            && self.retrying.is_empty()
-            && self.upcoming.is_empty()
-            && self.sampler_done;
+        let nothing_left =
+            self.queue.is_empty() && self.retrying.is_empty() && self.upcoming.is_empty() && self.sampler_done;
         let cannot_go_on = self.interrupts > 0 || self.refused.is_some();
         // A sampler that waits for results while nothing runs would wait forever.
         let starved = idle && self.queue.is_empty() && self.retrying.is_empty() && self.upcoming.is_empty();
@@ -950,13 +950,13 @@ impl Dispatcher {
             // the (k-N)-th to end: N lanes, so the launcher keeps at most N
             // running with no orchestrator left to hold them back.
             (true, Some(n)) => self
-                .detached
-                .len()
+                .launches
                 .checked_sub(n as usize)
                 .and_then(|k| self.detached.get(k))
                 .map(|(_, h)| h.clone()),
             _ => None,
         };
+        self.launches += 1;
         self.running.insert(
             id.clone(),
             Running {

@@ -9,12 +9,7 @@ use sweep_spec::{Spec, Trainer};
 
 /// Gets `dir` ready: created, resumed, or (with `restart`) moved aside and
 /// created anew. Returns where an old folder was moved.
-pub fn prepare(
-    dir: &ResultsDir,
-    spec: &Spec,
-    text: &str,
-    restart: bool,
-) -> Result<Option<PathBuf>, SchedError> {
+pub fn prepare(dir: &ResultsDir, spec: &Spec, text: &str, restart: bool) -> Result<Option<PathBuf>, SchedError> {
     let io = |e: std::io::Error| SchedError::Io(dir.root().to_path_buf(), e);
     let mut moved = None;
     if dir.root().exists() && restart {

@@ -176,12 +176,7 @@ pub async fn run_with(
         .map(|cfg| crate::pruner::build(cfg, spec.metric.goal));
     let mut dispatcher = Dispatcher::new(spec.clone(), settings, trials, replay, pool, pruner)?;
     let columns: Vec<String> = spec.parameters.iter().map(|p| p.name.clone()).collect();
-    let writer = TableWriter::start(
-        dir.clone(),
-        columns,
-        spec.metric.clone(),
-        dispatcher.replay().clone(),
-    );
+    let writer = TableWriter::start(dir.clone(), columns, spec.metric.clone(), dispatcher.replay().clone());
     let shell = Shell {
         spec: Arc::new(spec.clone()),
         dir: dir.clone(),

@@ -243,7 +243,8 @@ impl Trials {
                 _ => false,
             };
         }
-        self.ids.insert(trial.id.clone(), fingerprint(&trial.params, trial.seed));
+        self.ids
+            .insert(trial.id.clone(), fingerprint(&trial.params, trial.seed));
         self.created += 1;
         true
     }

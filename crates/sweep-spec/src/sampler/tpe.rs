@@ -32,9 +32,9 @@ mod erf;
 mod parzen;
 mod truncnorm;
 
-use crate::distribution::{Distribution, q_range, q_value, round_sig};
 pub use super::{ObsState, Observation};
 use super::{Proposal, Sampler};
+use crate::distribution::{Distribution, q_range, q_value, round_sig};
 use crate::spec::{Parameter, Spec};
 use parzen::{ParzenEstimator, Space};
 use rand_chacha::ChaCha8Rng;
