@@ -28,8 +28,32 @@ pub enum Format {
     Json,
 }
 
+/// A TPE sweep's startup trials: the ones drawn at random before TPE has
+/// results to learn from (the same draws `sweep run` makes).
+fn startup_plan(spec: &Spec) -> Plan {
+    let mut trials = sweep_spec::sampler::Trials::new(spec).expect("validated");
+    let n = u64::from(spec.tpe.n_startup_trials).min(spec.run_cap.unwrap_or(u64::MAX));
+    let mut out = Vec::new();
+    for _ in 0..n {
+        match trials.next(&[]) {
+            sweep_spec::sampler::Ask::Trial(t) => out.push(t),
+            _ => break,
+        }
+    }
+    Plan {
+        trials: out,
+        grid_size: None,
+    }
+}
+
 pub fn run(args: &PlanArgs) -> Result<()> {
-    let (spec, plan) = sweep_spec::load(&args.spec)?;
+    let spec = sweep_spec::load_spec(&args.spec)?;
+    let (spec, plan) = if matches!(spec.method, Method::Tpe { .. }) {
+        let plan = startup_plan(&spec);
+        (spec, plan)
+    } else {
+        sweep_spec::load(&args.spec)?
+    };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match args.format {
@@ -56,6 +80,16 @@ fn cells(trial: &Trial, columns: &[&str]) -> impl Iterator<Item = String> {
 
 fn summary(spec: &Spec, plan: &Plan) -> String {
     let n = plan.trials.len();
+    if let Method::Tpe { .. } = spec.method {
+        let cap = spec.run_cap.unwrap_or(0);
+        return format!(
+            "the {n} startup trials above are drawn at random; then TPE suggests each of the other {} from the results so far (multivariate {}, constant liar {}, {} candidates); the sweep stops after run_cap = {cap} trials",
+            cap.saturating_sub(n as u64),
+            spec.tpe.multivariate,
+            spec.tpe.constant_liar,
+            spec.tpe.n_ei_candidates
+        );
+    }
     let mut s = format!("{n} trial{}", if n == 1 { "" } else { "s" });
     match plan.epoch_budget(spec) {
         Some(e) => s.push_str(&format!(", {e} epochs in all")),
@@ -90,7 +124,19 @@ fn render_table(spec: &Spec, plan: &Plan) -> String {
             }
         }
         Method::Random => format!("random search over {}, seed {}", cols.join(", "), spec.seed),
-        Method::Tpe { .. } => format!("TPE search over {}, seed {}", cols.join(", "), spec.seed),
+        Method::Tpe { .. } => {
+            let space: Vec<String> = spec
+                .parameters
+                .iter()
+                .map(|p| format!("{} {}", p.name, p.distribution.describe()))
+                .collect();
+            format!(
+                "TPE search ({}) over {}, seed {}",
+                spec.method.as_str(),
+                space.join(", "),
+                spec.seed
+            )
+        }
     };
     let mut out = format!(
         "sweep {} ({}): {space}; ranked by {} ({})\n\n",

@@ -79,7 +79,7 @@ fn a_sweep_through_slurm_ranks_as_the_same_sweep_run_locally() {
     assert!(
         launched
             .iter()
-            .all(|e| e["job"].as_str().unwrap().parse::<u64>().is_ok())
+            .all(|e| e["handle"]["launcher"] == "slurm" && e["handle"]["id"].as_str().unwrap().parse::<u64>().is_ok())
     );
     let id = &slurm[0][1];
     let events =
@@ -197,7 +197,7 @@ fn kill_9_while_jobs_run_then_resume_submits_nothing_twice() {
         if e["event"] == "launched" {
             jobs.entry((e["trial"].as_str().unwrap().into(), e["attempt"].as_u64().unwrap()))
                 .or_default()
-                .push(e["job"].as_str().unwrap().into());
+                .push(e["handle"]["id"].as_str().unwrap().into());
         }
     }
     assert!(jobs.values().all(|j| j.len() == 1), "{jobs:?}");
@@ -362,6 +362,117 @@ fn detach_is_refused_for_local_trials() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--detach needs the SLURM launcher"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--detach needs a launcher whose trials outlive the orchestrator"));
     assert!(!dir.path().join("results/here").exists(), "nothing written");
+}
+
+/// Waits until the journal of `results` has `n` `launched` entries.
+fn wait_launched(results: &Path, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let count = std::fs::read_to_string(results.join("journal.jsonl"))
+            .unwrap_or_default()
+            .matches("\"event\":\"launched\"")
+            .count();
+        if count >= n {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{n} attempts did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A local sweep killed with -9, resumed under SLURM: the process ids in
+/// the journal are never taken for job ids; the trials they ran are
+/// recorded interrupted and run again as jobs.
+#[test]
+fn a_local_sweep_killed_then_resumed_under_slurm_adopts_no_process_id() {
+    if !cluster() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let spec = command_spec(
+        dir.path(),
+        "l2s",
+        "  mode: {value: ok}\n  x: {values: [1, 2, 3, 4]}\n  sleep: {value: 0.5}\n  epochs: {value: 3}\n",
+        "resources: {cpus_per_trial: 1, max_concurrent: 2}\n",
+    );
+    let results = dir.path().join("results/l2s");
+    let mut child = start(dir.path(), &["run", "--plain", "--cpus", "2"], &spec);
+    wait_launched(&results, 2);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = sweep(dir.path())
+        .args(["run", "--plain", "--launcher", "slurm"])
+        .arg(&spec)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let board = leaderboard(&results);
+    assert_eq!(board.len(), 4);
+    assert!(board.iter().all(|r| r["status"] == "completed"), "{board:?}");
+    let entries = journal(&results);
+    let resumed = entries
+        .iter()
+        .rposition(|e| e["event"] == "sweep_started")
+        .unwrap();
+    let local_pids: Vec<&str> = entries[..resumed]
+        .iter()
+        .filter(|e| e["event"] == "launched")
+        .map(|e| {
+            assert_eq!(e["handle"]["launcher"], "local");
+            e["handle"]["id"].as_str().unwrap()
+        })
+        .collect();
+    assert!(local_pids.len() >= 2);
+    let after: Vec<&serde_json::Value> = entries[resumed..].iter().filter(|e| e["event"] == "launched").collect();
+    assert_eq!(after.len(), 4, "every unfinished trial submitted once: {after:?}");
+    assert!(after.iter().all(|e| e["handle"]["launcher"] == "slurm"));
+    // The cut-off trials were recorded interrupted by the resume, then ran as attempt 2.
+    let cut: Vec<&serde_json::Value> = entries
+        .iter()
+        .filter(|e| e["event"] == "trial_finished" && e["status"] == "interrupted")
+        .collect();
+    assert!(!cut.is_empty());
+    for e in cut {
+        assert!(e["error"].as_str().unwrap().contains("orchestrator stopped"), "{e}");
+    }
+}
+
+/// The reverse: SLURM jobs still running when their orchestrator was
+/// killed are refused by a resume under the local launcher (they would run
+/// twice); re-attaching under SLURM then finishes the sweep.
+#[test]
+fn a_slurm_sweep_killed_then_resumed_locally_is_refused() {
+    if !cluster() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec(
+        dir.path(),
+        "s2l",
+        "  mode: {value: ok}\n  x: {values: [1, 2]}\n  sleep: {value: 1.5}\n  epochs: {value: 3}\n",
+        "resources: {cpus_per_trial: 1, max_concurrent: 2}\n",
+    );
+    let results = dir.path().join("results/s2l");
+    let mut child = start(dir.path(), &["run", "--plain"], &spec);
+    wait_launched(&results, 2);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = journal(&results).len();
+    let out = sweep(dir.path())
+        .args(["run", "--plain", "--launcher", "local"])
+        .arg(&spec)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("still run as slurm attempts") && stderr.contains("--launcher slurm"), "{stderr}");
+    assert_eq!(journal(&results).len(), before, "nothing started, nothing written");
+    let out = sweep(dir.path()).args(["run", "--plain"]).arg(&spec).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let board = leaderboard(&results);
+    assert!(board.iter().all(|r| r["status"] == "completed"), "{board:?}");
+    let launched = journal(&results).into_iter().filter(|e| e["event"] == "launched").count();
+    assert_eq!(launched, 2, "the jobs were followed again, not submitted again");
 }

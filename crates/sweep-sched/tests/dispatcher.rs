@@ -619,3 +619,56 @@ fn a_changed_grid_is_refused_on_resume() {
         .unwrap();
     assert!(err.to_string().contains("the spec changed"), "{err}");
 }
+
+/// TPE: a sweep cut off mid-trial and resumed from its journal makes the
+/// same suggestions as one that ran through, given the same results in the
+/// same order (one trial at a time).
+#[test]
+fn a_resumed_tpe_sweep_makes_the_same_suggestions() {
+    let text = "name: t\nmethod: tpe\nrun_cap: 16\nseed: 3\nmetric: {name: loss, goal: minimize}\n\
+                tpe: {n_startup_trials: 4}\nresources: {cpus_per_trial: 0, max_concurrent: 1}\n\
+                trainer: {command: [\"true\"]}\nparameters:\n  x: {min: 0.0, max: 1.0}\n  k: {values: [a, b]}\n";
+    let spec = sweep_spec::parse(text, "t.yaml".as_ref()).unwrap();
+    let drive = |h: &mut Harness, until: usize| {
+        while h.starts.len() <= until {
+            let Some((id, attempt)) = h.live.first().cloned() else { break };
+            h.launched(&id, attempt);
+            let p = &h.d.replay().trials[&id].params;
+            let x = match &p["x"] {
+                sweep_core::ParamValue::Float(x) => *x,
+                other => panic!("{other:?}"),
+            };
+            let bonus = if p["k"].to_string() == "b" { 0.0 } else { 0.1 };
+            h.epoch(&id, attempt, 1, (x - 0.3).powi(2) + bonus);
+            h.end(&id, attempt, TrialStatus::Completed);
+        }
+    };
+    let params_of = |h: &Harness| -> Vec<String> {
+        h.d.replay()
+            .order
+            .iter()
+            .map(|id| serde_json::to_string(&h.d.replay().trials[id].params).unwrap())
+            .collect()
+    };
+    let mut full = Harness::new(&spec, local_caps(), "local", 1, Replay::default(), false).unwrap();
+    drive(&mut full, usize::MAX);
+    assert!(full.d.is_finished());
+    let want = params_of(&full);
+    assert_eq!(want.len(), 16);
+    // Later suggestions move toward x = 0.3, k = b.
+    let x_of = |s: &String| serde_json::from_str::<serde_json::Value>(s).unwrap()["x"].as_f64().unwrap();
+    let early: f64 = want[..4].iter().map(|s| (x_of(s) - 0.3).abs()).sum::<f64>() / 4.0;
+    let late: f64 = want[12..].iter().map(|s| (x_of(s) - 0.3).abs()).sum::<f64>() / 4.0;
+    assert!(late < early, "TPE learns: {late} vs {early}");
+    // Cut: the 8th trial started, then the orchestrator died.
+    let mut cut = Harness::new(&spec, local_caps(), "local", 1, Replay::default(), false).unwrap();
+    drive(&mut cut, 7);
+    let mut replay = Replay::default();
+    for e in cut.journal.clone() {
+        replay.apply(e);
+    }
+    let mut resumed = Harness::new(&spec, local_caps(), "local", 1, replay, false).unwrap();
+    drive(&mut resumed, usize::MAX);
+    assert!(resumed.d.is_finished());
+    assert_eq!(params_of(&resumed), want);
+}

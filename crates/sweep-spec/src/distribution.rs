@@ -101,6 +101,25 @@ impl Distribution {
         }
     }
 
+    /// The search space in a few words: `log_uniform_values [1e-05, 0.1]`,
+    /// `categorical {adam, sgd}`, `64`.
+    pub fn describe(&self) -> String {
+        match self {
+            Distribution::Constant(v) => format!("= {v}"),
+            Distribution::Categorical { values, .. } => format!(
+                "in {{{}}}",
+                values.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", ")
+            ),
+            Distribution::Uniform { min, max } | Distribution::LogUniform { min, max } => {
+                format!("{} [{min}, {max}]", self.name())
+            }
+            Distribution::IntUniform { min, max } => format!("{} [{min}, {max}]", self.name()),
+            Distribution::QUniform { min, max, q, .. } | Distribution::QLogUniform { min, max, q, .. } => {
+                format!("{} [{min}, {max}] step {q}", self.name())
+            }
+        }
+    }
+
     /// How many values a grid enumerates, or `None` when the space is continuous.
     pub fn grid_len(&self) -> Option<u64> {
         match self {
