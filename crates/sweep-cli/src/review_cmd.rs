@@ -1,12 +1,11 @@
 //! `sweep leaderboard`, `sweep show`, `sweep compare`: reading results back.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use sweep_core::{Goal, format_short};
-use sweep_results::{Board, Epochs, Filter, Query, SortKey, Table};
+use sweep_core::{TrialStatus, format_float, format_short};
+use sweep_results::{Board, Comparison, Epochs, Filter, Query, SortKey, Table, parse_status};
 
 /// How a table is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -89,7 +88,7 @@ pub fn leaderboard(args: &LeaderboardArgs) -> Result<()> {
             .iter()
             .map(|f| Filter::parse(f))
             .collect::<Result<_, _>>()?,
-        statuses: args.status.clone(),
+        statuses: args.status.iter().map(|s| parse_status(s)).collect::<Result<_, _>>()?,
         sort: args.sort.as_deref().map(SortKey::parse).transpose()?,
         top: args.top,
         columns: args.columns.clone(),
@@ -105,7 +104,7 @@ pub fn leaderboard(args: &LeaderboardArgs) -> Result<()> {
             } else {
                 format!("{shown} of {} matching trials ({} in all)", view.matched, view.total)
             };
-            writeln!(out, "({note}; ranked by {})", board.metric())?;
+            writeln!(out, "({note}; ranked by {})", board.metric.name)?;
         }
         Format::Csv => out.write_all(view.to_csv().as_bytes())?,
         Format::Json => out.write_all(view.to_json().as_bytes())?,
@@ -129,52 +128,44 @@ pub struct ShowArgs {
 pub fn show(args: &ShowArgs) -> Result<()> {
     let dir = results_dir(&args.results);
     let board = Board::load(&dir)?;
-    let row = board.find(&args.trial)?;
-    let col = |name: &str| {
-        board
-            .header
-            .iter()
-            .position(|h| h == name)
-            .map_or("", |c| row[c].as_str())
-    };
-    let id = col("trial_id");
+    let t = board.find(&args.trial)?;
+    let id = t.id.as_str();
     let mut out = std::io::stdout().lock();
-    let ranked = board.rows.iter().filter(|r| !r[0].is_empty()).count();
-    let rank = if col("rank").is_empty() {
-        "unranked".to_string()
-    } else {
-        format!("rank {} of {ranked}", col("rank"))
+    let rank = match t.rank {
+        Some(r) => format!("rank {r} of {}", board.ranked().count()),
+        None => "unranked".to_string(),
     };
     writeln!(out, "trial {id} ({rank}) in {}", dir.display())?;
-    let attempts = col("attempts");
-    let plural = if attempts == "1" { "" } else { "s" };
-    let mut status = format!("{}, {attempts} attempt{plural}", col("status"));
-    if !col("duration_s").is_empty() {
-        status.push_str(&format!(", {} s", col("duration_s")));
+    let plural = if t.attempts == 1 { "" } else { "s" };
+    let mut status = format!("{}, {} attempt{plural}", t.status, t.attempts);
+    if let Some(s) = t.duration_s {
+        status.push_str(&format!(", {s:.1} s"));
     }
-    if !col("device").is_empty() {
-        status.push_str(&format!(" on {}", col("device")));
+    if let Some(d) = &t.device {
+        status.push_str(&format!(" on {d}"));
+    }
+    if t.status == TrialStatus::Pruned {
+        status.push_str(&format!(
+            ", stopped early after {} epoch{}",
+            t.epochs_run,
+            if t.epochs_run == 1 { "" } else { "s" }
+        ));
     }
     writeln!(out, "status:  {status}")?;
-    let metric = board.metric();
-    if !col(metric).is_empty() {
-        let at = if col("best_epoch").is_empty() {
-            String::new()
-        } else {
-            format!(" (best epoch {})", col("best_epoch"))
-        };
-        writeln!(out, "metric:  {metric} {}{at}", col(metric))?;
+    if let Some(v) = t.value {
+        let at = t.best_epoch.map(|e| format!(" (best epoch {e})")).unwrap_or_default();
+        writeln!(out, "metric:  {} {}{at}", board.metric.name, format_float(v))?;
     }
-    writeln!(out, "seed:    {}", col("seed"))?;
-    if !col("error").is_empty() {
-        writeln!(out, "error:   {}", col("error").replace(" | ", "\n         "))?;
+    writeln!(out, "seed:    {}", t.seed)?;
+    if let Some(e) = &t.error {
+        writeln!(out, "error:   {}", e.replace(" | ", "\n         "))?;
     }
     writeln!(out, "\nparameters:")?;
-    let mut t = Table::new(vec!["name".into(), "value".into()]);
-    for p in board.params() {
-        t.row(vec![p.clone(), col(p).to_string()]);
+    let mut table = Table::new(vec!["name".into(), "value".into()]);
+    for (p, v) in board.params.iter().zip(&t.params) {
+        table.row(vec![p.clone(), v.clone()]);
     }
-    write_indented(&mut out, &t.render(), true)?;
+    write_indented(&mut out, &table.render(), true)?;
 
     let epochs = Epochs::load(&dir)?;
     if let Some(rows) = epochs.trials.get(id) {
@@ -184,18 +175,18 @@ pub fn show(args: &ShowArgs) -> Result<()> {
             .collect();
         let mut header = vec!["epoch".to_string()];
         header.extend(used.iter().map(|&m| epochs.metrics[m].clone()));
-        let mut t = Table::new(header);
+        let mut table = Table::new(header);
         for (e, v) in rows {
             let mut cells = vec![e.to_string()];
             cells.extend(used.iter().map(|&m| v[m].map(format_short).unwrap_or_default()));
-            t.row(cells);
+            table.row(cells);
         }
         writeln!(out, "\nepochs:")?;
-        write_indented(&mut out, &t.render(), false)?;
+        write_indented(&mut out, &table.render(), false)?;
     } else {
         writeln!(out, "\nepochs:  none recorded")?;
     }
-    let tdir = board.dir.trial_dir(&sweep_core::TrialId::from_string(id));
+    let tdir = board.dir.trial_dir(&t.id);
     writeln!(out, "\nfiles:")?;
     for name in ["trial.json", "stdout.log", "stderr.log", "events.jsonl"] {
         let p = tdir.join(name);
@@ -231,155 +222,90 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
         let dir = results_dir(r);
         boards.push((dir.display().to_string(), Board::load(&dir)?));
     }
-    let metric = boards[0].1.metric().to_string();
-    if let Some((name, b)) = boards.iter().find(|(_, b)| b.metric() != metric) {
-        bail!(
-            "{name} ranks by {} but {} ranks by {metric}: only sweeps with the same metric compare",
-            b.metric(),
-            boards[0].0
-        );
-    }
-    let goal = boards.iter().find_map(|(_, b)| b.goal()).unwrap_or(Goal::Maximize);
+    let c = sweep_results::compare(&boards, args.top)?;
     let mut out = std::io::stdout().lock();
-
-    // The best trials, side by side.
-    let params: Vec<String> = {
-        let mut seen = Vec::new();
-        for (_, b) in &boards {
-            for p in b.params() {
-                if !seen.contains(p) {
-                    seen.push(p.clone());
-                }
-            }
-        }
-        seen
-    };
-    let mut header = vec!["sweep".to_string(), "rank".into(), metric.clone(), "trial_id".into()];
-    header.extend(params.iter().cloned());
-    let mut t = Table::new(header);
-    for (name, b) in &boards {
-        for row in b.rows.iter().filter(|r| !r[0].is_empty()).take(args.top) {
-            let mut cells = vec![name.clone(), row[0].clone(), row[3].clone(), row[1].clone()];
-            cells.extend(params.iter().map(|p| {
-                b.header
-                    .iter()
-                    .position(|h| h == p)
-                    .map_or_else(|| "-".to_string(), |c| row[c].clone())
-            }));
-            t.row(cells);
-        }
-    }
-    writeln!(out, "best trials by {metric} ({}):", goal.as_str())?;
-    out.write_all(t.render().as_bytes())?;
-    let mut counts = Table::new(vec![
-        "sweep".into(),
-        "trials".into(),
-        "completed".into(),
-        "failed".into(),
-        "other".into(),
-    ]);
-    for (name, b) in &boards {
-        let n = |s: &str| b.rows.iter().filter(|r| r[2] == s).count();
-        let (done, failed) = (n("completed"), n("failed"));
-        counts.row(vec![
-            name.clone(),
-            b.rows.len().to_string(),
-            done.to_string(),
-            failed.to_string(),
-            (b.rows.len() - done - failed).to_string(),
-        ]);
-    }
-    writeln!(out)?;
-    out.write_all(counts.render().as_bytes())?;
-
-    // Per parameter value found in two sweeps or more: the best metric in
-    // each sweep, and how it moved from the first sweep that has it.
-    let mut unshared = Vec::new();
-    for p in &params {
-        let having: Vec<usize> = (0..boards.len())
-            .filter(|&i| boards[i].1.params().contains(p))
-            .collect();
-        if having.len() < 2 {
-            continue;
-        }
-        // value -> per sweep: best metric and completed count.
-        let mut by_value: BTreeMap<ValueKey, Vec<Option<(f64, usize)>>> = BTreeMap::new();
-        for (slot, &i) in having.iter().enumerate() {
-            let b = &boards[i].1;
-            let c = b.header.iter().position(|h| h == p).expect("a parameter column");
-            for row in b.rows.iter().filter(|r| r[2] == "completed") {
-                let Ok(v) = row[3].parse::<f64>() else { continue };
-                let cell = &mut by_value
-                    .entry(ValueKey(row[c].clone()))
-                    .or_insert_with(|| vec![None; having.len()])[slot];
-                *cell = Some(match *cell {
-                    Some((best, n)) => (if goal.better(v, best) { v } else { best }, n + 1),
-                    None => (v, 1),
-                });
-            }
-        }
-        by_value.retain(|_, cells| cells.iter().filter(|c| c.is_some()).count() >= 2);
-        if by_value.is_empty() {
-            unshared.push(p.as_str());
-            continue;
-        }
-        let mut header = vec![p.clone()];
-        header.extend(having.iter().map(|&i| boards[i].0.clone()));
-        let mut t = Table::new(header);
-        for (value, cells) in &by_value {
-            let first = cells.iter().flatten().map(|(v, _)| *v).next();
-            let mut row = vec![value.0.clone()];
-            let mut seen_first = false;
-            for cell in cells {
-                row.push(match (cell, first) {
-                    (None, _) => "-".into(),
-                    (Some((v, n)), Some(f)) if seen_first => {
-                        format!(
-                            "{} ({}{}, n={n})",
-                            format_short(*v),
-                            if *v >= f { "+" } else { "" },
-                            format_short(v - f)
-                        )
-                    }
-                    (Some((v, n)), _) => {
-                        seen_first = true;
-                        format!("{} (n={n})", format_short(*v))
-                    }
-                });
-            }
-            t.row(row);
-        }
-        writeln!(
-            out,
-            "\nbest {metric} per {p} value in common (change from the first sweep):"
-        )?;
-        out.write_all(t.render().as_bytes())?;
-    }
-    if !unshared.is_empty() {
-        writeln!(out, "\nno value in common: {}", unshared.join(", "))?;
-    }
+    out.write_all(render_comparison(&c).as_bytes())?;
     Ok(())
 }
 
-/// Parameter values ordered as numbers when they are numbers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct ValueKey(String);
-
-impl Ord for ValueKey {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        match (self.0.parse::<f64>(), other.0.parse::<f64>()) {
-            (Ok(a), Ok(b)) => a.total_cmp(&b).then_with(|| self.0.cmp(&other.0)),
-            (Ok(_), Err(_)) => std::cmp::Ordering::Less,
-            (Err(_), Ok(_)) => std::cmp::Ordering::Greater,
-            _ => self.0.cmp(&other.0),
+/// The comparison as text: best trials side by side, status counts, and the
+/// best metric per parameter value in common.
+fn render_comparison(c: &Comparison) -> String {
+    let metric = &c.metric.name;
+    let mut out = format!("best trials by {metric} ({}):\n", c.metric.goal.as_str());
+    let mut header = vec!["sweep".to_string(), "rank".into(), metric.clone(), "trial_id".into()];
+    header.extend(c.params.iter().cloned());
+    let mut t = Table::new(header);
+    for s in &c.sweeps {
+        for b in &s.best {
+            let mut cells = vec![
+                s.name.clone(),
+                b.rank.to_string(),
+                format_float(b.value),
+                b.id.to_string(),
+            ];
+            cells.extend(b.params.iter().map(|v| v.clone().unwrap_or_else(|| "-".into())));
+            t.row(cells);
         }
     }
-}
+    out.push_str(&t.render());
 
-impl PartialOrd for ValueKey {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
+    // A pruned column only when some sweep pruned trials.
+    let pruned = c.sweeps.iter().any(|s| s.counts.get(TrialStatus::Pruned) > 0);
+    let mut header: Vec<String> = ["sweep", "trials", "completed"].map(String::from).into();
+    if pruned {
+        header.push("pruned".into());
     }
+    header.extend(["failed".to_string(), "other".into()]);
+    let mut counts = Table::new(header);
+    for s in &c.sweeps {
+        let n = &s.counts;
+        let (done, cut, failed) = (
+            n.get(TrialStatus::Completed),
+            n.get(TrialStatus::Pruned),
+            n.get(TrialStatus::Failed),
+        );
+        let mut row = vec![s.name.clone(), n.total.to_string(), done.to_string()];
+        if pruned {
+            row.push(cut.to_string());
+        }
+        row.extend([failed.to_string(), (n.total - done - cut - failed).to_string()]);
+        counts.row(row);
+    }
+    out.push('\n');
+    out.push_str(&counts.render());
+
+    for p in &c.shared {
+        let mut header = vec![p.name.clone()];
+        header.extend(p.sweeps.iter().map(|&i| c.sweeps[i].name.clone()));
+        let mut t = Table::new(header);
+        for v in &p.values {
+            let mut row = vec![v.value.clone()];
+            row.extend(v.cells.iter().map(|cell| match cell {
+                None => "-".into(),
+                Some(b) => match b.change {
+                    Some(d) => format!(
+                        "{} ({}{}, n={})",
+                        format_short(b.best),
+                        if d >= 0.0 { "+" } else { "" },
+                        format_short(d),
+                        b.n
+                    ),
+                    None => format!("{} (n={})", format_short(b.best), b.n),
+                },
+            }));
+            t.row(row);
+        }
+        out.push_str(&format!(
+            "\nbest {metric} per {} value in common (change from the first sweep):\n",
+            p.name
+        ));
+        out.push_str(&t.render());
+    }
+    if !c.unshared.is_empty() {
+        out.push_str(&format!("\nno value in common: {}\n", c.unshared.join(", ")));
+    }
+    out
 }
 
 fn load_for_figures(results: &Path) -> Result<(PathBuf, Board, sweep_report::Data)> {
@@ -415,12 +341,7 @@ pub fn plot(args: &PlotArgs) -> Result<()> {
     let out = args.out.clone().unwrap_or_else(|| dir.join("plots"));
     let files = sweep_report::write_plots(&out, &data).map_err(anyhow::Error::msg)?;
     let mut stdout = std::io::stdout().lock();
-    writeln!(
-        stdout,
-        "{} figures of {} completed trials:",
-        files.len() / 2,
-        data.trials.len()
-    )?;
+    writeln!(stdout, "{} figures of {}:", files.len() / 2, data.ranked_in_words())?;
     for f in files {
         writeln!(stdout, "  {}", f.display())?;
     }

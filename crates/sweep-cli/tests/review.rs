@@ -329,3 +329,150 @@ fn the_report_is_one_self_contained_page() {
         );
     }
 }
+
+/// Writes a results folder by hand: a val_loss sweep whose spec says
+/// minimize, although its ranks, read top to bottom, go from larger to
+/// smaller values (as a maximized metric's would); rank 2 was pruned after
+/// one epoch. Without `spec`, no spec.yaml.
+fn hand_written(root: &Path, name: &str, spec: bool) -> PathBuf {
+    let dir = root.join("results").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    if spec {
+        std::fs::write(
+            dir.join("spec.yaml"),
+            format!(
+                "name: {name}\nmethod: grid\nmetric: {{name: val_loss, goal: minimize}}\n\
+                 trainer:\n  command: [python3, train.py]\n\
+                 parameters:\n  lr: {{values: [0.1, 0.01]}}\n  optimizer: {{values: [adam, sgd]}}\n"
+            ),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        dir.join("leaderboard.csv"),
+        "rank,trial_id,status,val_loss,best_epoch,lr,optimizer,epochs_run,duration_s,device,seed,attempts,error\n\
+         1,aaaa00000001,completed,0.9,3,0.1,adam,3,12.0,cpu,7,1,\n\
+         2,bbbb00000002,pruned,0.5,1,0.01,adam,1,4.5,cpu,8,1,\n\
+         3,cccc00000003,completed,0.1,3,0.1,sgd,3,12.5,cpu,9,1,\n\
+         ,dddd00000004,failed,,,0.01,sgd,0,0.3,cpu,10,2,CUDA out of memory\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("epochs.csv"),
+        "trial_id,attempt,epoch,val_loss\n\
+         aaaa00000001,1,1,1.5\naaaa00000001,1,2,1.1\naaaa00000001,1,3,0.9\n\
+         bbbb00000002,1,1,0.5\n\
+         cccc00000003,1,1,0.6\ncccc00000003,1,2,0.3\ncccc00000003,1,3,0.1\n",
+    )
+    .unwrap();
+    dir
+}
+
+fn run_in(dir: &Path, args: &[&str]) -> (String, String, Option<i32>) {
+    let out = Command::cargo_bin("sweep")
+        .unwrap()
+        .current_dir(dir)
+        .env_remove("COLUMNS")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+        out.status.code(),
+    )
+}
+
+#[test]
+fn pruned_trials_are_ranked_counted_and_filtered_and_the_goal_is_the_specs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let cut = hand_written(root, "cut", true);
+    hand_written(root, "cut2", true);
+    let ok_in = |args: &[&str]| {
+        let (stdout, stderr, code) = run_in(root, args);
+        assert_eq!(code, Some(0), "sweep {args:?}: {stderr}");
+        stdout
+    };
+
+    let pruned = ok_in(&[
+        "leaderboard",
+        "cut",
+        "--status",
+        "pruned",
+        "--columns",
+        "rank,trial_id,status,val_loss",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(pruned, "rank,trial_id,status,val_loss\n2,bbbb00000002,pruned,0.5\n");
+    let table = ok_in(&["leaderboard", "cut"]);
+    assert!(table.contains("(4 of 4 trials; ranked by val_loss)"), "{table}");
+
+    let shown = ok_in(&["show", "cut", "2"]);
+    assert!(shown.starts_with("trial bbbb00000002 (rank 2 of 3)"), "{shown}");
+    assert!(
+        shown.contains("status:  pruned, 1 attempt, 4.5 s on cpu, stopped early after 1 epoch"),
+        "{shown}"
+    );
+
+    // The spec says minimize: the smaller value of adam is its best.
+    let compared = ok_in(&["compare", "cut", "cut2", "--top", "1"]);
+    assert!(
+        compared.starts_with("best trials by val_loss (minimize):"),
+        "{compared}"
+    );
+    let words = |prefix: &str| -> Vec<String> {
+        let line = compared.lines().rfind(|l| l.starts_with(prefix));
+        line.unwrap_or_default().split_whitespace().map(String::from).collect()
+    };
+    assert_eq!(
+        words("adam "),
+        ["adam", "0.5", "(n=2)", "0.5", "(+0,", "n=2)"],
+        "{compared}"
+    );
+    assert_eq!(
+        words("sweep "),
+        ["sweep", "trials", "completed", "pruned", "failed", "other"],
+        "{compared}"
+    );
+    assert_eq!(
+        words("results/cut "),
+        ["results/cut", "4", "2", "1", "1", "0"],
+        "{compared}"
+    );
+
+    let plotted = ok_in(&["plot", "cut"]);
+    assert!(
+        plotted.contains("figures of 2 completed and 1 pruned trials"),
+        "{plotted}"
+    );
+    let curves = std::fs::read_to_string(cut.join("plots/curves.svg")).unwrap();
+    assert!(
+        curves.contains("1 pruned (stopped early)"),
+        "the curves mark where pruning stopped"
+    );
+    ok_in(&["report", "cut"]);
+    let html = std::fs::read_to_string(cut.join("report.html")).unwrap();
+    assert!(html.contains("4 trials: 2 completed, 1 pruned, 1 failed; ranked by val_loss (minimize)"));
+    assert!(html.contains("<tr class=\"pruned\">"));
+}
+
+#[test]
+fn a_folder_without_spec_yaml_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    hand_written(tmp.path(), "bare", false);
+    for args in [
+        &["leaderboard", "bare"][..],
+        &["show", "bare", "1"],
+        &["plot", "bare"],
+        &["compare", "bare", "bare"],
+    ] {
+        let (_, stderr, code) = run_in(tmp.path(), args);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("results/bare: no spec.yaml: not a results folder written by `sweep run`"),
+            "{args:?}: {stderr}"
+        );
+    }
+}

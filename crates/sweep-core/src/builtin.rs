@@ -89,6 +89,20 @@ pub const EPOCH_METRICS: &[(&str, crate::Goal)] = &[
     ("train_loss", crate::Goal::Minimize),
 ];
 
+/// The metric a built-in trainer's sweep ranks by when its spec names none.
+pub fn default_metric() -> crate::Metric {
+    crate::Metric {
+        name: "val_accuracy".into(),
+        goal: crate::Goal::Maximize,
+    }
+}
+
+/// Which way is better for a metric the built-in trainer reports (the goal a
+/// spec may leave out); none for other names.
+pub fn goal_of(metric: &str) -> Option<crate::Goal> {
+    EPOCH_METRICS.iter().find(|(n, _)| *n == metric).map(|(_, g)| *g)
+}
+
 /// Every parameter of the built-in trainer.
 pub const PARAMS: &[ParamDef] = &[
     ParamDef {

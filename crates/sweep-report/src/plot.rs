@@ -4,8 +4,8 @@
 use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
-use std::collections::BTreeMap;
-use sweep_core::{Goal, format_short};
+use std::collections::{BTreeMap, BTreeSet};
+use sweep_core::{Goal, TrialStatus, format_short};
 use sweep_results::{Board, Epochs};
 
 /// Trials drawn in colour, with a legend entry each; the rest are grey.
@@ -33,7 +33,8 @@ pub fn register_font() {
     });
 }
 
-/// What the figures are drawn from: the completed trials of a leaderboard.
+/// What the figures are drawn from: the ranked trials of a leaderboard
+/// (completed, and pruned ones ranked by their best value).
 #[derive(Debug, Clone)]
 pub struct Data {
     /// The sweep's name (for titles).
@@ -42,15 +43,17 @@ pub struct Data {
     pub metric: String,
     /// Whether larger is better.
     pub goal: Goal,
-    /// Completed trials with a metric, best first.
+    /// Ranked trials with a finite metric, best first.
     pub trials: Vec<TrialPoint>,
     /// Every parameter column, numeric or not.
     pub params: Vec<Param>,
     /// Per trial id: the metric per epoch.
     pub curves: BTreeMap<String, Vec<(u32, f64)>>,
+    /// The ids of the trials stopped early (their curves end early).
+    pub pruned: BTreeSet<String>,
 }
 
-/// One completed trial.
+/// One ranked trial.
 #[derive(Debug, Clone)]
 pub struct TrialPoint {
     /// Its id.
@@ -61,6 +64,8 @@ pub struct TrialPoint {
     pub metric: f64,
     /// Its parameter values, aligned with [`Data::params`].
     pub values: Vec<String>,
+    /// Whether it was stopped early (ranked by its best value so far).
+    pub pruned: bool,
 }
 
 /// A parameter and how its axis is drawn.
@@ -159,30 +164,24 @@ impl Axis {
 }
 
 impl Data {
-    /// Gathers the figures' data from a leaderboard and its epochs.
+    /// Gathers the figures' data from a leaderboard and its epochs; the
+    /// metric and its goal are the ones the folder's spec names.
     pub fn new(name: &str, board: &Board, epochs: &Epochs) -> Data {
-        let metric = board.metric().to_string();
-        let goal = board.goal().unwrap_or(Goal::Maximize);
-        let pcols: Vec<usize> = board
-            .params()
-            .iter()
-            .map(|p| board.header.iter().position(|h| h == p).expect("a parameter column"))
-            .collect();
+        let metric = board.metric.name.clone();
         let trials: Vec<TrialPoint> = board
-            .rows
-            .iter()
-            .filter(|r| r[2] == "completed" && !r[0].is_empty())
-            .filter_map(|r| {
+            .ranked()
+            .filter_map(|t| {
                 Some(TrialPoint {
-                    id: r[1].clone(),
-                    rank: r[0].parse().ok()?,
-                    metric: r[3].parse().ok().filter(|v: &f64| v.is_finite())?,
-                    values: pcols.iter().map(|&c| r[c].clone()).collect(),
+                    id: t.id.to_string(),
+                    rank: t.rank?,
+                    metric: t.value.filter(|v| v.is_finite())?,
+                    values: t.params.clone(),
+                    pruned: t.status == TrialStatus::Pruned,
                 })
             })
             .collect();
         let params = board
-            .params()
+            .params
             .iter()
             .enumerate()
             .map(|(i, name)| {
@@ -194,18 +193,37 @@ impl Data {
             })
             .collect();
         let curves = board
-            .rows
+            .trials
             .iter()
-            .map(|r| (r[1].clone(), epochs.series(&r[1], &metric)))
+            .map(|t| (t.id.to_string(), epochs.series(t.id.as_str(), &metric)))
             .filter(|(_, s)| !s.is_empty())
+            .collect();
+        let pruned = board
+            .trials
+            .iter()
+            .filter(|t| t.status == TrialStatus::Pruned)
+            .map(|t| t.id.to_string())
             .collect();
         Data {
             name: name.to_string(),
             metric,
-            goal,
+            goal: board.metric.goal,
             trials,
             params,
             curves,
+            pruned,
+        }
+    }
+
+    /// The ranked trials in words: `196 completed trials`, or `150 completed
+    /// and 40 pruned trials`.
+    pub fn ranked_in_words(&self) -> String {
+        let pruned = self.trials.iter().filter(|t| t.pruned).count();
+        let completed = self.trials.len() - pruned;
+        if pruned == 0 {
+            format!("{completed} completed trials")
+        } else {
+            format!("{completed} completed and {pruned} pruned trials")
         }
     }
 
@@ -277,7 +295,9 @@ pub fn curves<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &Data) -> Dr
     let max_epoch = all.iter().map(|(e, _)| *e).max().unwrap_or(1).max(2);
     let lo = all.iter().map(|(_, v)| *v).fold(f64::INFINITY, f64::min);
     let hi = all.iter().map(|(_, v)| *v).fold(f64::NEG_INFINITY, f64::max);
-    let rows = d.trials.len().min(HIGHLIGHT) + usize::from(d.curves.len() > HIGHLIGHT);
+    let rows = d.trials.len().min(HIGHLIGHT)
+        + usize::from(d.curves.len() > HIGHLIGHT)
+        + usize::from(d.curves.keys().any(|id| d.pruned.contains(id)));
     let (y_range, corner) = metric_range(lo, hi, d.goal, rows);
     let mut chart = ChartBuilder::on(root)
         .caption(format!("{}: {} per epoch", d.name, d.metric), (FONT, 24))
@@ -344,6 +364,21 @@ pub fn curves<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &Data) -> Dr
             .map_err(err)?
             .label(format!("{} other trials", d.curves.len() - top.len()))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], grey.stroke_width(2)));
+    }
+    // A cross where each pruned trial was stopped.
+    let stops: Vec<(f64, f64)> = d
+        .curves
+        .iter()
+        .filter(|(id, _)| d.pruned.contains(*id))
+        .filter_map(|(_, s)| s.last().map(|(e, v)| (*e as f64, *v)))
+        .collect();
+    if !stops.is_empty() {
+        let ink = RGBColor(90, 90, 90);
+        chart
+            .draw_series(stops.iter().map(|p| Cross::new(*p, 5, ink.stroke_width(2))))
+            .map_err(err)?
+            .label(format!("{} pruned (stopped early)", stops.len()))
+            .legend(move |(x, y)| Cross::new((x + 11, y), 5, ink.stroke_width(2)));
     }
     legend(&mut chart, corner)?;
     root.present().map_err(err)
@@ -427,15 +462,16 @@ pub fn against<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &Data, p: u
         Axis::Log { .. } => format!("{} (log scale)", param.name),
         _ => param.name.clone(),
     };
-    let legend_rows = 1 + d
-        .params
-        .iter()
-        .enumerate()
-        .find_map(|(g, q)| match &q.axis {
-            Axis::Categories(c) if g != p && (2..=PALETTE.len()).contains(&c.len()) => Some(c.len()),
-            _ => None,
-        })
-        .unwrap_or(1);
+    let legend_rows = 1
+        + usize::from(d.trials.iter().any(|t| t.pruned))
+        + d.params
+            .iter()
+            .enumerate()
+            .find_map(|(g, q)| match &q.axis {
+                Axis::Categories(c) if g != p && (2..=PALETTE.len()).contains(&c.len()) => Some(c.len()),
+                _ => None,
+            })
+            .unwrap_or(1);
     let (y_range, corner) = metric_range(lo, hi, d.goal, legend_rows);
     let mut chart = ChartBuilder::on(root)
         .caption(title, (FONT, 24))
@@ -462,6 +498,14 @@ pub fn against<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &Data, p: u
         Axis::Categories(c) if g != p && (2..=PALETTE.len()).contains(&c.len()) => Some((g, c.clone())),
         _ => None,
     });
+    // Pruned trials as crosses: their value is the best before they were stopped.
+    let mark = |t: &TrialPoint, colour: RGBAColor| -> DynElement<'static, DB, (f64, f64)> {
+        if t.pruned {
+            Cross::new((x_of(t), t.metric), 5, colour.stroke_width(2)).into_dyn()
+        } else {
+            Circle::new((x_of(t), t.metric), 5, colour.filled()).into_dyn()
+        }
+    };
     match &group {
         Some((g, cats)) => {
             for (k, cat) in cats.iter().enumerate() {
@@ -473,11 +517,7 @@ pub fn against<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &Data, p: u
                     .filter(|t| category(cats, &t.values[*g]) == k)
                     .collect();
                 chart
-                    .draw_series(
-                        members
-                            .iter()
-                            .map(|t| Circle::new((x_of(t), t.metric), 5, colour.mix(0.7).filled())),
-                    )
+                    .draw_series(members.iter().map(|t| mark(t, colour.mix(0.7))))
                     .map_err(err)?
                     .label(format!("{}={cat}", d.params[*g].name))
                     .legend(move |(x, y)| Circle::new((x + 10, y), 5, colour.mix(0.7).filled()));
@@ -485,17 +525,22 @@ pub fn against<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &Data, p: u
         }
         None => {
             let blue = PALETTE[0];
+            let completed = d.trials.iter().filter(|t| !t.pruned).count();
             chart
-                .draw_series(
-                    d.trials
-                        .iter()
-                        .skip(1)
-                        .map(|t| Circle::new((x_of(t), t.metric), 5, blue.mix(0.6).filled())),
-                )
+                .draw_series(d.trials.iter().skip(1).map(|t| mark(t, blue.mix(0.6))))
                 .map_err(err)?
-                .label(format!("{} completed trials", d.trials.len()))
+                .label(format!("{completed} completed trials"))
                 .legend(move |(x, y)| Circle::new((x + 10, y), 5, blue.mix(0.6).filled()));
         }
+    }
+    let pruned = d.trials.iter().filter(|t| t.pruned).count();
+    if pruned > 0 {
+        let ink = RGBColor(90, 90, 90);
+        chart
+            .draw_series(std::iter::empty::<Cross<(f64, f64), i32>>())
+            .map_err(err)?
+            .label(format!("{pruned} pruned (best before stopping)"))
+            .legend(move |(x, y)| Cross::new((x + 10, y), 5, ink.stroke_width(2)));
     }
     let best = &d.trials[0];
     let red = PALETTE[3];
@@ -529,8 +574,13 @@ pub fn viridis(t: f64) -> RGBColor {
 /// axis for the metric, coloured by the metric (yellow = best).
 pub fn parallel<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &Data) -> DrawResult {
     root.fill(&WHITE).map_err(err)?;
+    let which = if d.trials.iter().any(|t| t.pruned) {
+        "ranked"
+    } else {
+        "completed"
+    };
     let title = format!(
-        "{}: parameters of every completed trial, coloured by {}",
+        "{}: parameters of every {which} trial, coloured by {}",
         d.name, d.metric
     );
     let axes: Vec<usize> = (0..d.params.len()).filter(|&i| d.params[i].axis.varies()).collect();
@@ -656,4 +706,83 @@ fn empty<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, why: &s
     ))
     .map_err(err)?;
     root.present().map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sweep_core::{Metric, TrialId};
+    use sweep_results::{ResultsDir, TrialRow};
+
+    /// A 12-trial sweep over lr whose last four trials were pruned after
+    /// two to four of eight epochs.
+    fn sweep_with_pruned() -> Data {
+        let mut trials = Vec::new();
+        let mut epochs = Epochs {
+            metrics: vec!["val_accuracy".into()],
+            ..Epochs::default()
+        };
+        for i in 0..12u32 {
+            let pruned = i >= 8;
+            let ceiling = if pruned { 0.6 } else { 0.95 } - 0.02 * f64::from(i % 8);
+            let run = if pruned { 2 + i % 3 } else { 8 };
+            let curve: Vec<(u32, Vec<Option<f64>>)> = (1..=run)
+                .map(|e| (e, vec![Some(ceiling * (1.0 - (-f64::from(e) / 2.0).exp()))]))
+                .collect();
+            let best = curve.last().and_then(|(_, v)| v[0]).unwrap();
+            let id = format!("{i:012x}");
+            epochs.trials.insert(id.clone(), curve);
+            trials.push(TrialRow {
+                rank: None,
+                id: TrialId::from_string(id),
+                status: if pruned {
+                    TrialStatus::Pruned
+                } else {
+                    TrialStatus::Completed
+                },
+                value: Some(best),
+                best_epoch: Some(run),
+                params: vec![format_short(1e-4 * 2f64.powi(i as i32))],
+                epochs_run: run as usize,
+                duration_s: Some(1.0),
+                device: None,
+                seed: u64::from(i),
+                attempts: 1,
+                error: None,
+            });
+        }
+        trials.sort_by(|a, b| b.value.unwrap().total_cmp(&a.value.unwrap()));
+        for (r, t) in trials.iter_mut().enumerate() {
+            t.rank = Some(r + 1);
+        }
+        let board = Board {
+            dir: ResultsDir::new("r"),
+            metric: Metric {
+                name: "val_accuracy".into(),
+                goal: Goal::Maximize,
+            },
+            params: vec!["lr".into()],
+            trials,
+        };
+        Data::new("pruning", &board, &epochs)
+    }
+
+    #[test]
+    fn pruned_trials_are_ranked_and_their_curves_end_with_a_cross() {
+        let d = sweep_with_pruned();
+        assert_eq!(d.trials.len(), 12, "pruned trials are ranked");
+        assert_eq!(d.pruned.len(), 4);
+        assert_eq!(d.ranked_in_words(), "8 completed and 4 pruned trials");
+        let f = crate::figures(&d);
+        let svg = crate::svg(&d, &f[0]).unwrap();
+        assert!(svg.contains("4 pruned (stopped early)"), "the legend says so");
+        assert!(svg.matches("<polyline").count() >= 12, "every curve is drawn");
+        let against = crate::svg(&d, &f[1]).unwrap();
+        assert!(against.contains("8 completed trials") && against.contains("4 pruned (best before stopping)"));
+        let parallel = crate::svg(&d, &f[2]).unwrap();
+        assert!(parallel.contains("every ranked trial"));
+        let dir = tempfile::tempdir().unwrap();
+        let files = crate::write_plots(dir.path(), &d).unwrap();
+        assert_eq!(files.len(), 6);
+    }
 }

@@ -1,6 +1,7 @@
 //! `report.html`: one self-contained page (no network, no external files).
 
 use crate::{Data, figures, svg};
+use sweep_core::TrialStatus;
 use sweep_results::Board;
 
 fn esc(s: &str) -> String {
@@ -23,6 +24,7 @@ td.err { white-space: normal; color: #a00; max-width: 30em; }
 th { background: #f4f4f4; cursor: pointer; position: sticky; top: 0; user-select: none; }
 th.asc::after { content: ' \\25B2'; } th.desc::after { content: ' \\25BC'; }
 tr.failed td, tr.timed_out td, tr.diverged td { background: #fff4f4; }
+tr.pruned td { color: #777; }
 .best { background: #f2fbf2; padding: 0.6em 1em; border-left: 4px solid #2ca02c; }
 ";
 
@@ -57,17 +59,17 @@ pub fn report_html(board: &Board, d: &Data) -> Result<String, String> {
     html.push_str(&format!("<title>sweep {}: report</title>\n", esc(&d.name)));
     html.push_str(&format!("<style>{STYLE}</style>\n</head>\n<body>\n"));
     html.push_str(&format!("<h1>sweep {}</h1>\n", esc(&d.name)));
-    let mut counts: Vec<(String, usize)> = Vec::new();
-    for r in &board.rows {
-        match counts.iter_mut().find(|(s, _)| *s == r[2]) {
+    let mut counts: Vec<(TrialStatus, usize)> = Vec::new();
+    for t in &board.trials {
+        match counts.iter_mut().find(|(s, _)| *s == t.status) {
             Some((_, n)) => *n += 1,
-            None => counts.push((r[2].clone(), 1)),
+            None => counts.push((t.status, 1)),
         }
     }
     let tally: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
     html.push_str(&format!(
         "<p class=\"sub\">{} trials: {}; ranked by {} ({}). From {}.</p>\n",
-        board.rows.len(),
+        board.trials.len(),
         esc(&tally.join(", ")),
         esc(&d.metric),
         d.goal.as_str(),
@@ -99,13 +101,14 @@ pub fn report_html(board: &Board, d: &Data) -> Result<String, String> {
     }
     html.push_str("<h2>Leaderboard</h2>\n<p class=\"sub\">Click a column to sort.</p>\n");
     html.push_str("<table class=\"sortable\">\n<thead><tr>");
-    for h in &board.header {
+    let header = board.header();
+    for h in &header {
         html.push_str(&format!("<th>{}</th>", esc(h)));
     }
     html.push_str("</tr></thead>\n<tbody>\n");
-    for r in &board.rows {
-        html.push_str(&format!("<tr class=\"{}\">", esc(&r[2])));
-        for (h, cell) in board.header.iter().zip(r) {
+    for t in &board.trials {
+        html.push_str(&format!("<tr class=\"{}\">", t.status));
+        for (h, cell) in header.iter().zip(board.cells(t)) {
             let class = if h == "error" {
                 " class=\"err\""
             } else if cell.parse::<f64>().is_ok() && h != "trial_id" {
@@ -113,7 +116,7 @@ pub fn report_html(board: &Board, d: &Data) -> Result<String, String> {
             } else {
                 ""
             };
-            html.push_str(&format!("<td{class}>{}</td>", esc(cell)));
+            html.push_str(&format!("<td{class}>{}</td>", esc(&cell)));
         }
         html.push_str("</tr>\n");
     }

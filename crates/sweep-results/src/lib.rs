@@ -6,6 +6,9 @@
 //! of every trial from it (tolerating a last line torn by a crash), and
 //! [`write_tables`] renders `leaderboard.csv` and `epochs.csv` from that state,
 //! each written to a temporary file and renamed, so a reader never sees half a file.
+//! [`Board::load`] reads a folder back for review: the leaderboard as typed
+//! rows, ranked by the metric its `spec.yaml` names; [`compare`] sets sweeps
+//! side by side.
 //!
 //! ```
 //! use sweep_results::{Entry, Journal};
@@ -18,14 +21,20 @@
 //! assert_eq!(state.trials[&id].status, TrialStatus::Running);
 //! ```
 
+mod compare;
 mod journal;
 mod layout;
 mod review;
+mod spec_metric;
 mod tables;
 mod text_table;
 
+pub use compare::{BestTrial, Comparison, SharedParam, SharedValue, StatusCounts, SweepSummary, ValueBest, compare};
 pub use journal::{Entry, Handle, Journal, JournalError, Pruning, Replay, TrialRecord, now};
 pub use layout::ResultsDir;
-pub use review::{Board, Epochs, Filter, Op, Query, ReviewError, SortKey, View, ellipsize};
+pub use review::{
+    Board, EpochRows, Epochs, Filter, Op, Query, ReviewError, SortKey, TrialRow, View, ellipsize, parse_status,
+};
+pub use spec_metric::read_metric;
 pub use tables::{LeaderboardRow, TrialInfo, leaderboard_rows, write_atomic, write_tables};
 pub use text_table::Table;

@@ -1,14 +1,17 @@
-//! Reviewing a results folder: the leaderboard read back, filtered, sorted
-//! and rendered (table, CSV, JSON, Markdown), and the epochs of its trials.
+//! Reviewing a results folder: the leaderboard read back into typed
+//! records, filtered, sorted and rendered (table, CSV, JSON, Markdown), and
+//! the epochs of its trials.
 //!
-//! Only whole files are read: `leaderboard.csv` and `epochs.csv` are replaced
-//! by a rename, so this works on a sweep that is still running.
+//! The metric and its goal come from the folder's `spec.yaml` (the spec as
+//! run), never from the order of the ranks. Only whole files are read:
+//! `leaderboard.csv` and `epochs.csv` are replaced by a rename, so this works
+//! on a sweep that is still running.
 
 use crate::layout::ResultsDir;
 use crate::text_table::Table;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use sweep_core::Goal;
+use sweep_core::{Metric, TrialId, TrialStatus, format_float};
 
 /// The leaderboard's fixed columns before the parameters: rank, trial_id,
 /// status, the metric, best_epoch.
@@ -25,6 +28,12 @@ pub enum ReviewError {
         .0.display()
     )]
     NotResults(PathBuf),
+    /// The folder has a leaderboard but no spec, so its metric is unknown.
+    #[error(
+        "{}: no spec.yaml: not a results folder written by `sweep run` (its spec.yaml says what the trials are ranked by)",
+        .0.display()
+    )]
+    NoSpec(PathBuf),
     /// A file could not be read.
     #[error("{}: {source}", path.display())]
     Io {
@@ -33,7 +42,7 @@ pub enum ReviewError {
         /// Why.
         source: std::io::Error,
     },
-    /// A CSV file is not what `sweep run` writes.
+    /// A file is not what `sweep run` writes.
     #[error("{}: {reason}", path.display())]
     Malformed {
         /// The file.
@@ -57,27 +66,65 @@ pub enum ReviewError {
     /// No trial matches an id, prefix or rank.
     #[error("{0}")]
     NoSuchTrial(String),
+    /// Sweeps that cannot be compared (different metrics or goals).
+    #[error("{0}")]
+    Incomparable(String),
 }
 
-/// The leaderboard of one results folder.
+/// One trial as `leaderboard.csv` lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrialRow {
+    /// 1 for the best ranked trial; none for trials not ranked.
+    pub rank: Option<usize>,
+    /// The trial.
+    pub id: TrialId,
+    /// Where it stands, or how it ended.
+    pub status: TrialStatus,
+    /// Its best value of the sweep's metric.
+    pub value: Option<f64>,
+    /// The epoch of that value.
+    pub best_epoch: Option<u32>,
+    /// Its parameter values as written, aligned with [`Board::params`]
+    /// (empty when the trial has none for a column).
+    pub params: Vec<String>,
+    /// Epochs run (latest attempt).
+    pub epochs_run: usize,
+    /// Seconds the latest attempt ran.
+    pub duration_s: Option<f64>,
+    /// Where it ran.
+    pub device: Option<String>,
+    /// Its training seed.
+    pub seed: u64,
+    /// Attempts started.
+    pub attempts: u32,
+    /// Why it failed (lines joined by ` | `).
+    pub error: Option<String>,
+}
+
+/// The leaderboard of one results folder, read once into typed rows, with
+/// the metric and goal of its spec.
 #[derive(Debug, Clone)]
 pub struct Board {
     /// The results folder.
     pub dir: ResultsDir,
-    /// The column names, as in leaderboard.csv.
-    pub header: Vec<String>,
-    /// The rows, cells aligned with `header`, in rank order.
-    pub rows: Vec<Vec<String>>,
+    /// What the trials are ranked by, from `spec.yaml`.
+    pub metric: Metric,
+    /// The swept parameters' columns, in leaderboard order.
+    pub params: Vec<String>,
+    /// The trials, in rank order (ranked first, then the others in plan order).
+    pub trials: Vec<TrialRow>,
 }
 
 impl Board {
-    /// Reads `leaderboard.csv` of the results folder `dir`.
+    /// Reads `leaderboard.csv` and the metric of `spec.yaml` of the results
+    /// folder `dir`.
     pub fn load(dir: &Path) -> Result<Board, ReviewError> {
         let rd = ResultsDir::new(dir);
         let path = rd.leaderboard();
         let Some((mut reader, mut header)) = open_csv(&path)? else {
             return Err(ReviewError::NotResults(dir.to_path_buf()));
         };
+        let metric = crate::spec_metric::read_metric(&rd)?;
         let malformed = |reason: String| ReviewError::Malformed {
             path: path.clone(),
             reason,
@@ -97,29 +144,76 @@ impl Board {
                 header.join(",")
             )));
         }
-        let mut rows = Vec::new();
+        if header[3] != metric.name {
+            return Err(malformed(format!(
+                "ranks by `{}`, but the folder's spec.yaml says the metric is `{}`",
+                header[3], metric.name
+            )));
+        }
+        let mut trials = Vec::new();
         let mut record = csv::StringRecord::new();
         while reader.read_record(&mut record).map_err(|e| malformed(e.to_string()))? {
-            rows.push(record.iter().map(String::from).collect());
+            let line = record.position().map_or(0, |p| p.line());
+            trials.push(row_of(&record).map_err(|why| malformed(format!("line {line}: {why}")))?);
         }
-        Ok(Board { dir: rd, header, rows })
+        Ok(Board {
+            dir: rd,
+            metric,
+            params: header[LEAD..header.len() - TAIL.len()].to_vec(),
+            trials,
+        })
     }
 
-    /// The sweep's metric (the fourth column).
-    pub fn metric(&self) -> &str {
-        &self.header[3]
+    /// The column names, as in leaderboard.csv.
+    pub fn header(&self) -> Vec<String> {
+        let mut h: Vec<String> = ["rank", "trial_id", "status"].map(String::from).into();
+        h.push(self.metric.name.clone());
+        h.push("best_epoch".into());
+        h.extend(self.params.iter().cloned());
+        h.extend(TAIL.map(String::from));
+        h
     }
 
-    /// The swept parameters' columns.
-    pub fn params(&self) -> &[String] {
-        &self.header[LEAD..self.header.len() - TAIL.len()]
+    /// A trial's cells, aligned with [`Board::header`], written as
+    /// leaderboard.csv writes them.
+    pub fn cells(&self, t: &TrialRow) -> Vec<String> {
+        let opt = |v: Option<String>| v.unwrap_or_default();
+        let mut c = vec![
+            opt(t.rank.map(|r| r.to_string())),
+            t.id.to_string(),
+            t.status.to_string(),
+            opt(t.value.map(format_float)),
+            opt(t.best_epoch.map(|e| e.to_string())),
+        ];
+        c.extend(t.params.iter().cloned());
+        c.extend([
+            t.epochs_run.to_string(),
+            opt(t.duration_s.map(|s| format!("{s:.1}"))),
+            opt(t.device.clone()),
+            t.seed.to_string(),
+            t.attempts.to_string(),
+            opt(t.error.clone()),
+        ]);
+        c
     }
 
-    /// The index of column `name`, or an error naming the columns there are.
+    /// A trial's value of parameter `name` as written; none when the sweep
+    /// has no such parameter.
+    pub fn param<'a>(&self, t: &'a TrialRow, name: &str) -> Option<&'a str> {
+        self.params.iter().position(|p| p == name).map(|i| t.params[i].as_str())
+    }
+
+    /// The trials ranked by the metric, best first.
+    pub fn ranked(&self) -> impl Iterator<Item = &TrialRow> {
+        self.trials.iter().filter(|t| t.rank.is_some())
+    }
+
+    /// The index of column `name` in [`Board::header`], or an error naming
+    /// the columns there are.
     pub fn column(&self, name: &str) -> Result<usize, ReviewError> {
-        self.header.iter().position(|h| h == name).ok_or_else(|| {
-            let near = self
-                .header
+        let header = self.header();
+        header.iter().position(|h| h == name).ok_or_else(|| {
+            let near = header
                 .iter()
                 .filter(|h| strsim_close(h, name))
                 .map(|h| format!(" (did you mean `{h}`?)"))
@@ -128,48 +222,33 @@ impl Board {
             ReviewError::UnknownColumn {
                 name: name.to_string(),
                 hint: near,
-                columns: self.header.clone(),
+                columns: header.clone(),
             }
         })
     }
 
-    /// Whether the metric is maximized, as the ranks show (best first); none
-    /// when fewer than two ranked trials differ.
-    pub fn goal(&self) -> Option<Goal> {
-        let ranked: Vec<f64> = self
-            .rows
-            .iter()
-            .filter(|r| !r[0].is_empty())
-            .filter_map(|r| r[3].parse::<f64>().ok())
-            .collect();
-        let (first, last) = (ranked.first()?, ranked.last()?);
-        if first > last {
-            Some(Goal::Maximize)
-        } else if first < last {
-            Some(Goal::Minimize)
-        } else {
-            None
-        }
-    }
-
-    /// The row of a trial named by id, a unique id prefix, or rank (`3` or `#3`).
-    pub fn find(&self, key: &str) -> Result<&[String], ReviewError> {
+    /// The trial named by id, a unique id prefix, or rank (`3` or `#3`).
+    pub fn find(&self, key: &str) -> Result<&TrialRow, ReviewError> {
         let rank = key.strip_prefix('#').unwrap_or(key);
         let is_rank = !rank.is_empty() && rank.len() < 8 && rank.chars().all(|c| c.is_ascii_digit());
-        if is_rank && let Some(row) = self.rows.iter().find(|r| r[0] == rank) {
-            return Ok(row);
+        let starts = |t: &TrialRow| t.id.as_str().starts_with(key);
+        if is_rank
+            && let Ok(r) = rank.parse::<usize>()
+            && let Some(t) = self.trials.iter().find(|t| t.rank == Some(r))
+        {
+            return Ok(t);
         }
         // `#3`, or digits no id starts with: a rank that does not exist.
-        if is_rank && (key.starts_with('#') || !self.rows.iter().any(|r| r[1].starts_with(key))) {
-            let ranked = self.rows.iter().filter(|r| !r[0].is_empty()).count();
+        if is_rank && (key.starts_with('#') || !self.trials.iter().any(starts)) {
             return Err(ReviewError::NoSuchTrial(format!(
-                "no trial has rank {rank}: {ranked} of {} trials are ranked",
-                self.rows.len()
+                "no trial has rank {rank}: {} of {} trials are ranked",
+                self.ranked().count(),
+                self.trials.len()
             )));
         }
-        let matches: Vec<&Vec<String>> = self.rows.iter().filter(|r| r[1].starts_with(key)).collect();
+        let matches: Vec<&TrialRow> = self.trials.iter().filter(|t| starts(t)).collect();
         match matches.as_slice() {
-            [one] => Ok(one.as_slice()),
+            [one] => Ok(one),
             [] => Err(ReviewError::NoSuchTrial(format!(
                 "no trial id starts with `{key}` in {}",
                 self.dir.root().display()
@@ -179,12 +258,39 @@ impl Board {
                 many.len(),
                 many.iter()
                     .take(3)
-                    .map(|r| r[1].as_str())
+                    .map(|t| t.id.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
             ))),
         }
     }
+}
+
+/// A leaderboard line read into a typed row, or what is wrong with it.
+fn row_of(r: &csv::StringRecord) -> Result<TrialRow, String> {
+    let n = r.len();
+    if n < LEAD + TAIL.len() {
+        return Err(format!("{n} cells, fewer than the header's columns"));
+    }
+    let opt = |i: usize| Some(&r[i]).filter(|c| !c.is_empty());
+    fn num<T: std::str::FromStr>(column: &str, cell: &str) -> Result<T, String> {
+        cell.parse().map_err(|_| format!("{column} `{cell}` is not a number"))
+    }
+    let tail = n - TAIL.len();
+    Ok(TrialRow {
+        rank: opt(0).map(|c| num("rank", c)).transpose()?,
+        id: TrialId::from_string(&r[1]),
+        status: r[2].parse()?,
+        value: opt(3).map(|c| num("the metric", c)).transpose()?,
+        best_epoch: opt(4).map(|c| num("best_epoch", c)).transpose()?,
+        params: r.iter().take(tail).skip(LEAD).map(String::from).collect(),
+        epochs_run: num("epochs_run", &r[tail])?,
+        duration_s: opt(tail + 1).map(|c| num("duration_s", c)).transpose()?,
+        device: opt(tail + 2).map(String::from),
+        seed: num("seed", &r[tail + 3])?,
+        attempts: num("attempts", &r[tail + 4])?,
+        error: opt(tail + 5).map(String::from),
+    })
 }
 
 /// A buffered CSV file reader.
@@ -355,7 +461,7 @@ pub struct Query {
     /// Every condition must hold.
     pub filters: Vec<Filter>,
     /// Only these statuses (empty: all).
-    pub statuses: Vec<String>,
+    pub statuses: Vec<TrialStatus>,
     /// Re-sort (default: the leaderboard's rank order).
     pub sort: Option<SortKey>,
     /// At most this many rows.
@@ -387,17 +493,11 @@ impl Board {
             .iter()
             .map(|f| self.column(&f.column).map(|c| (c, f)))
             .collect::<Result<_, _>>()?;
-        for s in &q.statuses {
-            if s.parse::<sweep_core::TrialStatus>().is_err() {
-                return Err(ReviewError::Expression(format!(
-                    "--status `{s}`: not a status; one of completed, failed, timed_out, diverged, interrupted, running, pending"
-                )));
-            }
-        }
-        let mut rows: Vec<&Vec<String>> = self
-            .rows
+        let mut rows: Vec<Vec<String>> = self
+            .trials
             .iter()
-            .filter(|r| q.statuses.is_empty() || q.statuses.iter().any(|s| *s == r[2]))
+            .filter(|t| q.statuses.is_empty() || q.statuses.contains(&t.status))
+            .map(|t| self.cells(t))
             .filter(|r| filters.iter().all(|(c, f)| f.matches(&r[*c])))
             .collect();
         if let Some(key) = &q.sort {
@@ -421,21 +521,42 @@ impl Board {
         }
         let matched = rows.len();
         rows.truncate(q.top.unwrap_or(usize::MAX));
+        let header = self.header();
         let cols: Vec<usize> = match &q.columns {
             Some(names) => names.iter().map(|n| self.column(n)).collect::<Result<_, _>>()?,
-            None => (0..self.header.len()).collect(),
+            None => (0..header.len()).collect(),
         };
         Ok(View {
-            header: cols.iter().map(|&c| self.header[c].clone()).collect(),
+            header: cols.iter().map(|&c| header[c].clone()).collect(),
             rows: rows
                 .iter()
                 .map(|r| cols.iter().map(|&c| r[c].clone()).collect())
                 .collect(),
             matched,
-            total: self.rows.len(),
+            total: self.trials.len(),
             chosen: q.columns.is_some(),
         })
     }
+}
+
+/// Every status, in the order a `--status` error lists them.
+const STATUS_WORDS: [TrialStatus; 8] = [
+    TrialStatus::Completed,
+    TrialStatus::Pruned,
+    TrialStatus::Failed,
+    TrialStatus::TimedOut,
+    TrialStatus::Diverged,
+    TrialStatus::Interrupted,
+    TrialStatus::Running,
+    TrialStatus::Pending,
+];
+
+/// Parses a `--status` word (`completed`, `pruned`, `failed`, ...).
+pub fn parse_status(text: &str) -> Result<TrialStatus, ReviewError> {
+    text.parse().map_err(|_| {
+        let words: Vec<&str> = STATUS_WORDS.iter().map(|s| s.as_str()).collect();
+        ReviewError::Expression(format!("--status `{text}`: not a status; one of {}", words.join(", ")))
+    })
 }
 
 /// Columns a narrow terminal drops first, in this order.
@@ -684,32 +805,47 @@ mod tests {
         assert!(SortKey::parse("lr:down").is_err());
     }
 
+    /// A completed, ranked trial of a one-parameter (`lr`) sweep.
+    fn row(rank: Option<usize>, id: &str, status: TrialStatus, value: f64) -> TrialRow {
+        TrialRow {
+            rank,
+            id: TrialId::from_string(id),
+            status,
+            value: Some(value),
+            best_epoch: Some(1),
+            params: vec!["0.1".into()],
+            epochs_run: 1,
+            duration_s: None,
+            device: Some("cpu".into()),
+            seed: 0,
+            attempts: 1,
+            error: None,
+        }
+    }
+
+    fn board(trials: Vec<TrialRow>) -> Board {
+        Board {
+            dir: ResultsDir::new("r"),
+            metric: sweep_core::builtin::default_metric(),
+            params: vec!["lr".into()],
+            trials,
+        }
+    }
+
     #[test]
     fn trials_are_found_by_rank_or_by_the_start_of_their_id() {
-        let row = |rank: &str, id: &str| {
-            let mut r = vec![
-                rank.to_string(),
-                id.to_string(),
-                "completed".into(),
-                "0.9".into(),
-                "1".into(),
-            ];
-            r.extend(["1", "", "cpu", "0", "1", ""].map(String::from));
-            r
-        };
-        let mut header: Vec<String> = ["rank", "trial_id", "status", "acc", "best_epoch"]
-            .map(String::from)
-            .into();
-        header.extend(TAIL.map(String::from));
-        let board = Board {
-            dir: ResultsDir::new("r"),
-            header,
-            rows: vec![row("1", "12ab00000000"), row("2", "ffee00000000")],
-        };
-        assert_eq!(board.find("2").unwrap()[1], "ffee00000000");
-        assert_eq!(board.find("#1").unwrap()[1], "12ab00000000");
-        assert_eq!(board.find("12").unwrap()[1], "12ab00000000", "no rank 12: an id prefix");
-        assert_eq!(board.find("ffe").unwrap()[1], "ffee00000000");
+        let board = board(vec![
+            row(Some(1), "12ab00000000", TrialStatus::Completed, 0.9),
+            row(Some(2), "ffee00000000", TrialStatus::Completed, 0.8),
+        ]);
+        assert_eq!(board.find("2").unwrap().id.as_str(), "ffee00000000");
+        assert_eq!(board.find("#1").unwrap().id.as_str(), "12ab00000000");
+        assert_eq!(
+            board.find("12").unwrap().id.as_str(),
+            "12ab00000000",
+            "no rank 12: an id prefix"
+        );
+        assert_eq!(board.find("ffe").unwrap().id.as_str(), "ffee00000000");
         assert!(
             board
                 .find("#12")
@@ -718,6 +854,110 @@ mod tests {
                 .contains("no trial has rank 12")
         );
         assert!(board.find("7").unwrap_err().to_string().contains("no trial has rank 7"));
+    }
+
+    #[test]
+    fn cells_are_written_as_the_leaderboard_writes_them() {
+        let mut t = row(Some(1), "12ab00000000", TrialStatus::Completed, 0.9729);
+        t.duration_s = Some(12.0);
+        t.error = Some("a | b".into());
+        let b = board(vec![t]);
+        assert_eq!(
+            b.header().join(","),
+            "rank,trial_id,status,val_accuracy,best_epoch,lr,epochs_run,duration_s,device,seed,attempts,error"
+        );
+        assert_eq!(
+            b.cells(&b.trials[0]).join(","),
+            "1,12ab00000000,completed,0.9729,1,0.1,1,12.0,cpu,0,1,a | b"
+        );
+        assert_eq!(b.param(&b.trials[0], "lr"), Some("0.1"));
+        assert_eq!(b.param(&b.trials[0], "momentum"), None);
+    }
+
+    #[test]
+    fn statuses_filter_and_pruned_is_one() {
+        let b = board(vec![
+            row(Some(1), "aa", TrialStatus::Completed, 0.9),
+            row(Some(2), "bb", TrialStatus::Pruned, 0.5),
+            row(None, "cc", TrialStatus::Failed, 0.1),
+        ]);
+        let q = Query {
+            statuses: vec![parse_status("pruned").unwrap()],
+            ..Query::default()
+        };
+        let v = b.view(&q).unwrap();
+        assert_eq!(
+            (v.rows.len(), v.rows[0][1].as_str(), v.rows[0][0].as_str()),
+            (1, "bb", "2")
+        );
+        let err = parse_status("done").unwrap_err().to_string();
+        for st in TrialStatus::ALL {
+            assert!(err.contains(st.as_str()), "{err} lists {st}");
+        }
+    }
+
+    /// A results folder written by hand: a val_loss sweep whose ranks, read
+    /// top to bottom, go from larger to smaller (as a maximized metric's would).
+    fn folder(spec: Option<&str>) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        if let Some(spec) = spec {
+            std::fs::write(dir.path().join("spec.yaml"), spec).unwrap();
+        }
+        std::fs::write(
+            dir.path().join("leaderboard.csv"),
+            "rank,trial_id,status,val_loss,best_epoch,lr,epochs_run,duration_s,device,seed,attempts,error\n\
+             1,aaaa00000001,completed,0.9,3,0.1,3,12.0,cpu,7,1,\n\
+             2,bbbb00000002,pruned,0.5,1,0.01,1,4.5,cpu,8,1,\n\
+             3,cccc00000003,completed,0.1,3,0.001,3,12.5,cpu,9,1,\n\
+             ,dddd00000004,failed,,,1.0,0,0.3,cpu,10,2,CUDA out of memory | at step 3\n",
+        )
+        .unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_goal_is_the_specs_whatever_the_ranks_suggest() {
+        let dir = folder(Some("name: x\nmetric: {name: val_loss, goal: minimize}\n"));
+        let b = Board::load(dir.path()).unwrap();
+        assert_eq!(b.metric.goal, sweep_core::Goal::Minimize);
+        assert_eq!(b.metric.name, "val_loss");
+        assert_eq!(b.params, ["lr"]);
+        let pruned = &b.trials[1];
+        assert_eq!(
+            (pruned.rank, pruned.status, pruned.value, pruned.epochs_run),
+            (Some(2), TrialStatus::Pruned, Some(0.5), 1)
+        );
+        let failed = &b.trials[3];
+        assert_eq!((failed.rank, failed.value, failed.attempts), (None, None, 2));
+        assert_eq!(failed.error.as_deref(), Some("CUDA out of memory | at step 3"));
+        assert_eq!(b.ranked().count(), 3);
+        let all = b.view(&Query::default()).unwrap();
+        let text = std::fs::read_to_string(dir.path().join("leaderboard.csv")).unwrap();
+        assert_eq!(all.to_csv(), text, "the typed rows render back to the file");
+    }
+
+    #[test]
+    fn a_folder_without_a_spec_or_with_another_metric_is_refused() {
+        let dir = folder(None);
+        let err = Board::load(dir.path()).unwrap_err();
+        assert!(matches!(err, ReviewError::NoSpec(_)), "{err}");
+        assert!(err.to_string().contains("no spec.yaml"), "{err}");
+        let dir = folder(Some("metric: {name: val_accuracy, goal: maximize}\n"));
+        let err = Board::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("ranks by `val_loss`"), "{err}");
+        let empty = tempfile::tempdir().unwrap();
+        let err = Board::load(empty.path()).unwrap_err();
+        assert!(matches!(err, ReviewError::NotResults(_)), "no leaderboard: {err}");
+    }
+
+    #[test]
+    fn a_line_that_is_not_a_trial_names_its_line() {
+        let dir = folder(Some("metric: {name: val_loss, goal: minimize}\n"));
+        let path = dir.path().join("leaderboard.csv");
+        let text = std::fs::read_to_string(&path).unwrap().replace("pruned", "done");
+        std::fs::write(&path, text).unwrap();
+        let err = Board::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("line 3: unknown status `done`"), "{err}");
     }
 
     #[test]

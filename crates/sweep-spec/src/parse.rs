@@ -633,10 +633,7 @@ impl Cx {
         let builtin = matches!(trainer, Some(Trainer::Builtin { .. }));
         let Some(v) = v else {
             if builtin {
-                return Some(Metric {
-                    name: "val_accuracy".into(),
-                    goal: Goal::Maximize,
-                });
+                return Some(builtin::default_metric());
             }
             if trainer.is_some() {
                 self.err(
@@ -663,7 +660,7 @@ impl Cx {
                 None
             }
         }?;
-        let known_goal = builtin::EPOCH_METRICS.iter().find(|(n, _)| *n == name).map(|(_, g)| *g);
+        let known_goal = builtin::goal_of(&name);
         if builtin && known_goal.is_none() {
             let names: Vec<&str> = builtin::EPOCH_METRICS.iter().map(|(n, _)| *n).collect();
             let help = if name == "test_accuracy" || name == "test_loss" {

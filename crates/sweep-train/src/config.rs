@@ -5,7 +5,7 @@ use crate::augment::Augment;
 use crate::model::Activation;
 use std::path::PathBuf;
 use sweep_core::builtin;
-use sweep_core::{Goal, Metric, ParamValue, Params};
+use sweep_core::{Metric, ParamValue, Params};
 
 /// Which network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,10 +135,7 @@ pub struct TrainConfig {
 
 /// The default metric of the built-in trainer.
 pub fn default_metric() -> Metric {
-    Metric {
-        name: "val_accuracy".into(),
-        goal: Goal::Maximize,
-    }
+    builtin::default_metric()
 }
 
 impl TrainConfig {
