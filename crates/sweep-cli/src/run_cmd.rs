@@ -205,6 +205,7 @@ impl Display {
                     self.done, self.total, trial.ordinal, trial.id, seconds
                 ));
             }
+            Progress::Warning { trial, message } => self.say(format!("warning: trial {trial}: {message}")),
             Progress::Stopping { kill } => self.say(if kill {
                 "second interrupt: killing running trials".to_string()
             } else {

@@ -2,16 +2,13 @@
 //! its stdout read as the worker protocol, stopped on timeout or Ctrl-C with
 //! SIGTERM to the group, a grace period, then SIGKILL.
 
-use std::collections::VecDeque;
+use crate::output;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
-use sweep_core::{EpochMetrics, TrialEvent, TrialId, TrialStatus};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use sweep_core::{EpochMetrics, ParsedLine, TrialEvent, TrialId, TrialStatus};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, watch};
-
-/// Lines of stderr kept for the error message of a failed trial.
-const STDERR_TAIL: usize = 8;
 
 /// What to run for one attempt.
 #[derive(Debug, Clone)]
@@ -90,6 +87,14 @@ pub enum ExecMsg {
         /// The event.
         event: TrialEvent,
     },
+    /// Something the trial printed was ignored (a malformed protocol
+    /// line); sent once per attempt, for the person watching.
+    Warning {
+        /// The trial.
+        trial: TrialId,
+        /// What was ignored and why.
+        message: String,
+    },
     /// The attempt ended.
     Finished {
         /// The trial.
@@ -112,16 +117,18 @@ pub struct Ending {
 }
 
 impl Ending {
-    /// Parses one stdout line; an event is noted and returned for the dispatcher.
-    pub fn see(&mut self, line: &str) -> Option<TrialEvent> {
-        let event = TrialEvent::parse_line(line)?;
-        match &event {
-            TrialEvent::Done { metrics } => self.done = Some(metrics.clone()),
-            TrialEvent::Diverged { epoch, reason } => self.diverged = Some(format!("epoch {epoch}: {reason}")),
-            TrialEvent::Error { message } => self.error = Some(message.clone()),
+    /// Parses one stdout line; an event is noted, and returned for the dispatcher.
+    pub fn see(&mut self, line: &str) -> ParsedLine {
+        let parsed = TrialEvent::parse_line(line);
+        match &parsed {
+            ParsedLine::Event(TrialEvent::Done { metrics }) => self.done = Some(metrics.clone()),
+            ParsedLine::Event(TrialEvent::Diverged { epoch, reason }) => {
+                self.diverged = Some(format!("epoch {epoch}: {reason}"));
+            }
+            ParsedLine::Event(TrialEvent::Error { message }) => self.error = Some(message.clone()),
             _ => {}
         }
-        Some(event)
+        parsed
     }
 }
 
@@ -219,42 +226,23 @@ pub async fn execute(job: Job, tx: mpsc::UnboundedSender<ExecMsg>, mut cancel: w
         pid,
     });
 
-    // stdout: the protocol, also logged as is.
-    let stdout = child.stdout.take().expect("piped stdout");
-    let tx_out = tx.clone();
-    let trial = job.trial.clone();
+    // stdout: the protocol, also logged byte for byte (bounded: see output.rs).
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let (note_tx, note_rx) = mpsc::unbounded_channel();
+    let mut protocol = output::Protocol::new(job.trial.clone(), tx.clone());
     let out_task = tokio::spawn(async move {
-        let mut lines = BufReader::new(stdout).lines();
-        let mut ending = Ending::default();
-        while let Ok(Some(line)) = lines.next_line().await {
-            let _ = out_log.write_all(line.as_bytes()).await;
-            let _ = out_log.write_all(b"\n").await;
-            if let Some(event) = ending.see(&line) {
-                let _ = tx_out.send(ExecMsg::Event {
-                    trial: trial.clone(),
-                    event,
-                });
+        let mut split = output::LineSplitter::new(output::LINE_LIMIT);
+        let _ = output::copy_lines(&mut stdout, &mut out_log, &mut split, |line| {
+            if let Some(note) = protocol.see(line) {
+                let _ = note_tx.send(note);
             }
-        }
-        let _ = out_log.flush().await;
-        ending
+        })
+        .await;
+        protocol.into_ending()
     });
-    // stderr: logged, the last lines kept for the error message.
+    // stderr: logged with the protocol's notes, its tail kept for the error message.
     let stderr = child.stderr.take().expect("piped stderr");
-    let err_task = tokio::spawn(async move {
-        let mut lines = BufReader::new(stderr).lines();
-        let mut tail = VecDeque::with_capacity(STDERR_TAIL);
-        while let Ok(Some(line)) = lines.next_line().await {
-            let _ = err_log.write_all(line.as_bytes()).await;
-            let _ = err_log.write_all(b"\n").await;
-            if tail.len() == STDERR_TAIL {
-                tail.pop_front();
-            }
-            tail.push_back(line);
-        }
-        let _ = err_log.flush().await;
-        tail
-    });
+    let err_task = tokio::spawn(output::copy_stderr(stderr, err_log, note_rx));
 
     enum End {
         Exited(std::io::Result<ExitStatus>),
@@ -293,16 +281,14 @@ pub async fn execute(job: Job, tx: mpsc::UnboundedSender<ExecMsg>, mut cancel: w
         .await
         .ok()
         .and_then(Result::ok)
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .text();
 
     let with_tail = |msg: String| {
         if tail.is_empty() {
             msg
         } else {
-            format!(
-                "{msg}; stderr: {}",
-                tail.iter().map(String::as_str).collect::<Vec<_>>().join("\n")
-            )
+            format!("{msg}; stderr: {tail}")
         }
     };
     let metrics = done.clone().unwrap_or_default();

@@ -10,6 +10,7 @@
 
 pub mod executor;
 pub mod gpus;
+pub mod output;
 pub mod pool;
 mod resume;
 mod run;

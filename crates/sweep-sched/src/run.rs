@@ -105,6 +105,14 @@ pub enum Progress {
         /// Whether it will be tried again.
         retry: bool,
     },
+    /// A trial printed something that was ignored (a malformed protocol
+    /// line); once per attempt.
+    Warning {
+        /// The trial.
+        trial: TrialId,
+        /// What was ignored and why.
+        message: String,
+    },
     /// Ctrl-C: no new trials; running ones are being stopped.
     Stopping {
         /// True on the second Ctrl-C: killing at once.
@@ -529,6 +537,7 @@ pub async fn run_sweep(
                     });
                 }
             }
+            Msg::Exec(ExecMsg::Warning { trial, message }) => report(Progress::Warning { trial, message }),
             Msg::Exec(ExecMsg::Finished { trial, outcome }) => {
                 let Some(run) = running.remove(&trial) else { continue };
                 pool.release(&run.alloc);
