@@ -6,7 +6,8 @@
 //! one [`executor`] per running trial, to retry timers and to Ctrl-C. Each
 //! trial is a child process in its own process group: `sweep worker` for the
 //! built-in trainer, or the spec's `command:`. The scheduler never links the
-//! trainer; it speaks the worker protocol (`sweep_core::TrialEvent`).
+//! trainer; it speaks the worker protocol (`sweep_core::TrialEvent`), read
+//! by [`output`] in bounded memory whatever the trial prints.
 
 pub mod executor;
 pub mod gpus;
