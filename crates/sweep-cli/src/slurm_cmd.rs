@@ -24,7 +24,7 @@ fn last_epoch(dir: &ResultsDir, id: &sweep_core::TrialId, metric: &str) -> Strin
     let text = std::fs::read_to_string(path).unwrap_or_default();
     text.lines()
         .rev()
-        .find_map(|l| match TrialEvent::parse_line(l) {
+        .find_map(|l| match TrialEvent::parse_line(l).event() {
             Some(TrialEvent::Epoch { epoch, metrics }) => Some(match metrics.get(metric) {
                 Some(v) => format!("epoch {epoch}, {metric} {}", sweep_core::format_float(*v)),
                 None => format!("epoch {epoch}"),

@@ -43,7 +43,12 @@ fn outcome(results: &Path) -> BTreeMap<String, (String, Option<u64>)> {
     let stops: BTreeMap<String, u64> = entries
         .iter()
         .filter(|e| e["event"] == "stop_requested" && e["status"] == "pruned")
-        .map(|e| (e["trial"].as_str().unwrap().to_string(), e["pruning"]["epoch"].as_u64().unwrap()))
+        .map(|e| {
+            (
+                e["trial"].as_str().unwrap().to_string(),
+                e["pruning"]["epoch"].as_u64().unwrap(),
+            )
+        })
         .collect();
     leaderboard(results)
         .into_iter()
@@ -130,7 +135,12 @@ fn hyperband_from_max_iter_and_s_by_hand() {
 #[test]
 fn pruned_trials_survive_a_kill_9_and_never_run_again() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = curve_spec(dir.path(), "crash", "{type: asha, grace_period: 1, reduction_factor: 2, max_t: 8}", 3);
+    let spec = curve_spec(
+        dir.path(),
+        "crash",
+        "{type: asha, grace_period: 1, reduction_factor: 2, max_t: 8}",
+        3,
+    );
     let results = dir.path().join("results/crash");
     for delay in [1200u64, 1800] {
         let mut child = start(dir.path(), &["run", "--plain"], &spec);
@@ -142,7 +152,11 @@ fn pruned_trials_survive_a_kill_9_and_never_run_again() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let rows = leaderboard(&results);
     assert_eq!(rows.len(), 6);
-    assert!(rows.iter().all(|r| r["status"] == "completed" || r["status"] == "pruned"), "{rows:?}");
+    assert!(
+        rows.iter()
+            .all(|r| r["status"] == "completed" || r["status"] == "pruned"),
+        "{rows:?}"
+    );
     let entries = journal(&results);
     let mut pruned = std::collections::HashSet::new();
     for e in &entries {
@@ -160,9 +174,12 @@ fn pruned_trials_survive_a_kill_9_and_never_run_again() {
     for r in rows.iter().filter(|r| r["status"] == "pruned") {
         assert!(!r["rank"].is_empty() && !r["loss"].is_empty(), "{r:?}");
     }
-    let out = sweep(dir.path()).args(["show"]).arg(&results).arg(
-        rows.iter().find(|r| r["status"] == "pruned").unwrap()["trial_id"].as_str(),
-    ).output().unwrap();
+    let out = sweep(dir.path())
+        .args(["show"])
+        .arg(&results)
+        .arg(rows.iter().find(|r| r["status"] == "pruned").unwrap()["trial_id"].as_str())
+        .output()
+        .unwrap();
     let shown = String::from_utf8_lossy(&out.stdout);
     assert!(shown.contains("stopped at epoch"), "{shown}");
 }

@@ -362,7 +362,10 @@ fn detach_is_refused_for_local_trials() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--detach needs a launcher whose trials outlive the orchestrator"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("--detach needs a launcher whose trials outlive the orchestrator")
+    );
     assert!(!dir.path().join("results/here").exists(), "nothing written");
 }
 
@@ -412,10 +415,7 @@ fn a_local_sweep_killed_then_resumed_under_slurm_adopts_no_process_id() {
     assert_eq!(board.len(), 4);
     assert!(board.iter().all(|r| r["status"] == "completed"), "{board:?}");
     let entries = journal(&results);
-    let resumed = entries
-        .iter()
-        .rposition(|e| e["event"] == "sweep_started")
-        .unwrap();
+    let resumed = entries.iter().rposition(|e| e["event"] == "sweep_started").unwrap();
     let local_pids: Vec<&str> = entries[..resumed]
         .iter()
         .filter(|e| e["event"] == "launched")
@@ -467,12 +467,18 @@ fn a_slurm_sweep_killed_then_resumed_locally_is_refused() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("still run as slurm attempts") && stderr.contains("--launcher slurm"), "{stderr}");
+    assert!(
+        stderr.contains("still run as slurm attempts") && stderr.contains("--launcher slurm"),
+        "{stderr}"
+    );
     assert_eq!(journal(&results).len(), before, "nothing started, nothing written");
     let out = sweep(dir.path()).args(["run", "--plain"]).arg(&spec).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let board = leaderboard(&results);
     assert!(board.iter().all(|r| r["status"] == "completed"), "{board:?}");
-    let launched = journal(&results).into_iter().filter(|e| e["event"] == "launched").count();
+    let launched = journal(&results)
+        .into_iter()
+        .filter(|e| e["event"] == "launched")
+        .count();
     assert_eq!(launched, 2, "the jobs were followed again, not submitted again");
 }

@@ -50,7 +50,11 @@ fn events(stdout: &[u8]) -> Vec<TrialEvent> {
     String::from_utf8(stdout.to_vec())
         .unwrap()
         .lines()
-        .map(|l| TrialEvent::parse_line(l).unwrap_or_else(|| panic!("not a protocol line: {l}")))
+        .map(|l| {
+            TrialEvent::parse_line(l)
+                .event()
+                .unwrap_or_else(|| panic!("not a protocol line: {l}"))
+        })
         .collect()
 }
 

@@ -19,10 +19,12 @@
 pub mod builtin;
 mod event;
 mod id;
+pub mod metrics_json;
 mod param;
 mod status;
+pub mod text;
 
-pub use event::{EpochMetrics, TrialEvent};
+pub use event::{EpochMetrics, ParsedLine, TrialEvent, starts_like_event};
 pub use id::TrialId;
 pub use param::{ParamValue, Params, format_float, format_short, round_to_digits};
 pub use status::TrialStatus;

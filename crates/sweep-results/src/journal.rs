@@ -124,7 +124,8 @@ pub enum Entry {
         attempt: u32,
         /// The epoch, from 1.
         epoch: u32,
-        /// Its metrics.
+        /// Its metrics (non-finite values as `"NaN"`, `"Infinity"`).
+        #[serde(with = "sweep_core::metrics_json")]
         metrics: EpochMetrics,
     },
     /// An attempt of a trial ended.
@@ -138,9 +139,10 @@ pub enum Entry {
         /// How it ended.
         status: TrialStatus,
         /// Final metrics (test_accuracy, best_epoch, ...).
-        #[serde(default)]
+        #[serde(default, with = "sweep_core::metrics_json")]
         metrics: EpochMetrics,
-        /// Why it failed, for a person.
+        /// Why it failed, for a person; at most about
+        /// [`sweep_core::text::ERROR_MAX`] bytes are stored.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
         /// Seconds the attempt ran.
@@ -278,6 +280,8 @@ impl Journal {
     /// Appends one entry: written to the file before returning, and handed
     /// to the sync thread. A sync that failed earlier is reported here.
     pub fn append(&mut self, entry: &Entry) -> Result<(), JournalError> {
+        let capped = capped_error(entry);
+        let entry = capped.as_ref().unwrap_or(entry);
         let mut line = serde_json::to_vec(entry).expect("entries serialize");
         line.push(b'\n');
         self.file.write_all(&line).map_err(|source| JournalError::Io {
@@ -350,6 +354,23 @@ impl Journal {
         }
         Ok(replay)
     }
+}
+
+/// `entry` with its error message cut to [`sweep_core::text::ERROR_MAX`]
+/// bytes, when it is a finish with a longer one: whatever a trial printed,
+/// the journal and the tables built from it stay small.
+fn capped_error(entry: &Entry) -> Option<Entry> {
+    let Entry::TrialFinished { error: Some(e), .. } = entry else {
+        return None;
+    };
+    let std::borrow::Cow::Owned(short) = sweep_core::text::cap_middle(e, sweep_core::text::ERROR_MAX) else {
+        return None;
+    };
+    let mut entry = entry.clone();
+    if let Entry::TrialFinished { error, .. } = &mut entry {
+        *error = Some(short);
+    }
+    Some(entry)
 }
 
 impl Drop for Journal {
@@ -517,7 +538,7 @@ impl Replay {
                 if let Some(r) = self.trials.get_mut(&trial) {
                     r.status = status;
                     r.final_metrics = metrics;
-                    r.error = error;
+                    r.error = error.map(|e| sweep_core::text::cap_middle(&e, sweep_core::text::ERROR_MAX).into_owned());
                     r.seconds = seconds;
                     r.retry = retry;
                     r.handle = None;
@@ -676,6 +697,59 @@ mod tests {
         drop(state);
         drop(j);
         assert_eq!(Journal::replay(&path).unwrap().trials.len(), 200);
+    }
+
+    #[test]
+    fn non_finite_metrics_and_long_errors_go_through_the_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let mut j = Journal::open(&path).unwrap();
+        let mut metrics = EpochMetrics::new();
+        metrics.insert("loss".into(), f64::NAN);
+        metrics.insert("grad".into(), f64::INFINITY);
+        metrics.insert("lo".into(), f64::NEG_INFINITY);
+        metrics.insert("lr".into(), 0.1);
+        j.append(&started("a", 1)).unwrap();
+        j.append(&Entry::Epoch {
+            trial: TrialId::from_string("a"),
+            attempt: 1,
+            epoch: 2,
+            metrics: metrics.clone(),
+        })
+        .unwrap();
+        let mut fin = finished("a", 1, TrialStatus::Failed, false);
+        if let Entry::TrialFinished {
+            error,
+            metrics: final_metrics,
+            ..
+        } = &mut fin
+        {
+            *error = Some(format!("exit code 1; stderr: {}", "x".repeat(10_000_000)));
+            *final_metrics = metrics;
+        }
+        j.append(&fin).unwrap();
+        drop(j);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(r#""loss":"NaN""#), "{text}");
+        assert!(text.lines().all(|l| l.len() < 4096), "every line is small");
+        let r = Journal::replay(&path).unwrap();
+        let a = &r.trials[&TrialId::from_string("a")];
+        for m in [&a.epochs[0].1, &a.final_metrics] {
+            assert!(m["loss"].is_nan());
+            assert_eq!((m["grad"], m["lo"], m["lr"]), (f64::INFINITY, f64::NEG_INFINITY, 0.1));
+        }
+        let error = a.error.as_deref().unwrap();
+        assert!(error.starts_with("exit code 1; stderr: xxx") && error.contains("bytes cut"));
+        assert!(error.len() < 2200, "{}", error.len());
+        // A replay of an uncapped entry (an older journal) caps it too.
+        let mut replay = Replay::default();
+        replay.apply(started("b", 1));
+        let mut fin = finished("b", 1, TrialStatus::Failed, false);
+        if let Entry::TrialFinished { error, .. } = &mut fin {
+            *error = Some("y".repeat(100_000));
+        }
+        replay.apply(fin);
+        assert!(replay.trials[&TrialId::from_string("b")].error.as_ref().unwrap().len() < 2200);
     }
 
     #[test]

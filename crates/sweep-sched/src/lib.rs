@@ -8,11 +8,13 @@
 //! (`sweep_spec::sampler`) as the sweep goes; [`pruner`]s stop trials early;
 //! the [`pool`] holds CPU slots and GPUs; the tables are written by their
 //! own thread ([`writer`]). The scheduler never links the trainer; it speaks
-//! the worker protocol (`sweep_core::TrialEvent`).
+//! the worker protocol (`sweep_core::TrialEvent`), read by [`output`] in
+//! bounded memory whatever the trial prints.
 
 pub mod dispatcher;
 pub mod gpus;
 pub mod launcher;
+pub mod output;
 pub mod pool;
 pub mod pruner;
 mod resume;

@@ -631,7 +631,9 @@ fn a_resumed_tpe_sweep_makes_the_same_suggestions() {
     let spec = sweep_spec::parse(text, "t.yaml".as_ref()).unwrap();
     let drive = |h: &mut Harness, until: usize| {
         while h.starts.len() <= until {
-            let Some((id, attempt)) = h.live.first().cloned() else { break };
+            let Some((id, attempt)) = h.live.first().cloned() else {
+                break;
+            };
             h.launched(&id, attempt);
             let p = &h.d.replay().trials[&id].params;
             let x = match &p["x"] {
@@ -656,7 +658,11 @@ fn a_resumed_tpe_sweep_makes_the_same_suggestions() {
     let want = params_of(&full);
     assert_eq!(want.len(), 16);
     // Later suggestions move toward x = 0.3, k = b.
-    let x_of = |s: &String| serde_json::from_str::<serde_json::Value>(s).unwrap()["x"].as_f64().unwrap();
+    let x_of = |s: &String| {
+        serde_json::from_str::<serde_json::Value>(s).unwrap()["x"]
+            .as_f64()
+            .unwrap()
+    };
     let early: f64 = want[..4].iter().map(|s| (x_of(s) - 0.3).abs()).sum::<f64>() / 4.0;
     let late: f64 = want[12..].iter().map(|s| (x_of(s) - 0.3).abs()).sum::<f64>() / 4.0;
     assert!(late < early, "TPE learns: {late} vs {early}");

@@ -5,13 +5,14 @@
 
 use super::{Cancel, Caps, Ending, Job, JobPlan, Launcher};
 use crate::dispatcher::{Attempt, Event, Outcome};
-use std::collections::{HashMap, VecDeque};
+use crate::output;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 use sweep_core::{EpochMetrics, TrialId, TrialStatus};
 use sweep_results::Handle;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, watch};
 
 /// Child processes on this machine.
@@ -73,9 +74,6 @@ impl Launcher for LocalLauncher {
         }
     }
 }
-
-/// Lines of stderr kept for the error message of a failed trial.
-const STDERR_TAIL: usize = 8;
 
 fn signal_group(pid: u32, sig: i32) {
     // SAFETY: killpg only sends a signal; the group is the child's own (it
@@ -176,44 +174,23 @@ async fn execute(job: Job, tx: mpsc::UnboundedSender<Event>, mut cancel: watch::
         },
     });
 
-    // stdout: the protocol, also logged as is.
-    let stdout = child.stdout.take().expect("piped stdout");
-    let tx_out = tx.clone();
-    let trial = job.trial.clone();
-    let attempt = job.attempt;
+    // stdout: the protocol, also logged byte for byte (bounded: see output.rs).
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let (note_tx, note_rx) = mpsc::unbounded_channel();
+    let mut protocol = output::Protocol::new(job.trial.clone(), job.attempt, tx.clone());
     let out_task = tokio::spawn(async move {
-        let mut lines = BufReader::new(stdout).lines();
-        let mut ending = Ending::default();
-        while let Ok(Some(line)) = lines.next_line().await {
-            let _ = out_log.write_all(line.as_bytes()).await;
-            let _ = out_log.write_all(b"\n").await;
-            if let Some(event) = ending.see(&line) {
-                let _ = tx_out.send(Event::Protocol {
-                    trial: trial.clone(),
-                    attempt,
-                    event,
-                });
+        let mut split = output::LineSplitter::new(output::LINE_LIMIT);
+        let _ = output::copy_lines(&mut stdout, &mut out_log, &mut split, |line| {
+            if let Some(note) = protocol.see(line) {
+                let _ = note_tx.send(note);
             }
-        }
-        let _ = out_log.flush().await;
-        ending
+        })
+        .await;
+        protocol.into_ending()
     });
-    // stderr: logged, the last lines kept for the error message.
+    // stderr: logged with the protocol's notes, its tail kept for the error message.
     let stderr = child.stderr.take().expect("piped stderr");
-    let err_task = tokio::spawn(async move {
-        let mut lines = BufReader::new(stderr).lines();
-        let mut tail = VecDeque::with_capacity(STDERR_TAIL);
-        while let Ok(Some(line)) = lines.next_line().await {
-            let _ = err_log.write_all(line.as_bytes()).await;
-            let _ = err_log.write_all(b"\n").await;
-            if tail.len() == STDERR_TAIL {
-                tail.pop_front();
-            }
-            tail.push_back(line);
-        }
-        let _ = err_log.flush().await;
-        tail
-    });
+    let err_task = tokio::spawn(output::copy_stderr(stderr, err_log, note_rx));
 
     enum End {
         Exited(std::io::Result<ExitStatus>),
@@ -249,16 +226,14 @@ async fn execute(job: Job, tx: mpsc::UnboundedSender<Event>, mut cancel: watch::
         .await
         .ok()
         .and_then(Result::ok)
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .text();
 
     let with_tail = |msg: String| {
         if tail.is_empty() {
             msg
         } else {
-            format!(
-                "{msg}; stderr: {}",
-                tail.iter().map(String::as_str).collect::<Vec<_>>().join("\n")
-            )
+            format!("{msg}; stderr: {tail}")
         }
     };
     let metrics = done.clone().unwrap_or_default();

@@ -181,16 +181,18 @@ pub struct Ending {
 }
 
 impl Ending {
-    /// Parses one stdout line; an event is noted and returned for the dispatcher.
-    pub fn see(&mut self, line: &str) -> Option<sweep_core::TrialEvent> {
-        use sweep_core::TrialEvent;
-        let event = TrialEvent::parse_line(line)?;
-        match &event {
-            TrialEvent::Done { metrics } => self.done = Some(metrics.clone()),
-            TrialEvent::Diverged { epoch, reason } => self.diverged = Some(format!("epoch {epoch}: {reason}")),
-            TrialEvent::Error { message } => self.error = Some(message.clone()),
+    /// Parses one stdout line; an event is noted, and returned for the dispatcher.
+    pub fn see(&mut self, line: &str) -> sweep_core::ParsedLine {
+        use sweep_core::{ParsedLine, TrialEvent};
+        let parsed = TrialEvent::parse_line(line);
+        match &parsed {
+            ParsedLine::Event(TrialEvent::Done { metrics }) => self.done = Some(metrics.clone()),
+            ParsedLine::Event(TrialEvent::Diverged { epoch, reason }) => {
+                self.diverged = Some(format!("epoch {epoch}: {reason}"));
+            }
+            ParsedLine::Event(TrialEvent::Error { message }) => self.error = Some(message.clone()),
             _ => {}
         }
-        Some(event)
+        parsed
     }
 }

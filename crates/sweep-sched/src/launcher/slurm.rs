@@ -8,6 +8,7 @@
 
 use super::{Cancel, Caps, Ending, Job, JobPlan, Launcher};
 use crate::dispatcher::{Attempt, Event, Outcome};
+use crate::output::{FollowFile, Notes, Protocol, file_tail};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -397,35 +398,9 @@ async fn final_state(id: &str) -> Option<(String, Option<(i32, i32)>, String)> {
     Some((state, exit, reason))
 }
 
-/// Reads what was appended to `path` since `offset`: whole lines only.
-fn read_new_lines(path: &Path, offset: &mut u64) -> Vec<String> {
-    use std::io::{Read, Seek, SeekFrom};
-    let Ok(mut f) = std::fs::File::open(path) else {
-        return Vec::new();
-    };
-    if f.seek(SeekFrom::Start(*offset)).is_err() {
-        return Vec::new();
-    }
-    let mut buf = Vec::new();
-    if f.read_to_end(&mut buf).is_err() {
-        return Vec::new();
-    }
-    let Some(end) = buf.iter().rposition(|&b| b == b'\n') else {
-        return Vec::new();
-    };
-    *offset += end as u64 + 1;
-    String::from_utf8_lossy(&buf[..end]).lines().map(String::from).collect()
-}
-
-fn stderr_tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    lines[lines.len().saturating_sub(8)..].join("\n")
-}
-
 /// Runs one attempt as a SLURM job: submits it (or adopts the job `adopt`
 /// found in the journal or the queue), follows its events, and reports
-/// like a local executor. `ExecMsg::Submitted` carries the job id; without
+/// like a local executor. `Event::Launched` carries the job id; without
 /// `follow_job` (a detached sweep) that is the last message.
 async fn execute(
     sj: SlurmJob,
@@ -476,20 +451,10 @@ async fn execute(
         return;
     }
     let submitted = Instant::now();
-    let mut offset = 0u64;
-    let mut ending = Ending::default();
+    let mut events = FollowFile::new(&sj.events);
+    let mut protocol = Protocol::new(trial.clone(), attempt, tx.clone());
+    let mut notes = Notes::default();
     let mut cancelled = false;
-    let mut follow = |tx: &mpsc::UnboundedSender<Event>, offset: &mut u64| {
-        for line in read_new_lines(&sj.events, offset) {
-            if let Some(event) = ending.see(&line) {
-                let _ = tx.send(Event::Protocol {
-                    trial: trial.clone(),
-                    attempt,
-                    event,
-                });
-            }
-        }
-    };
     loop {
         tokio::select! {
             _ = tokio::time::sleep(FOLLOW_EVERY) => {}
@@ -500,7 +465,7 @@ async fn execute(
                 }
             }
         }
-        follow(&tx, &mut offset);
+        events.read_new(|line| notes.add(protocol.see(line)));
         let snap = queue.borrow_and_update().clone();
         // A snapshot from before the submission cannot know the job yet.
         if !snap.ok || snap.taken < submitted {
@@ -510,11 +475,12 @@ async fn execute(
             break;
         }
     }
-    follow(&tx, &mut offset);
-    let Ending { done, diverged, error } = ending;
+    events.finish(|line| notes.add(protocol.see(line)));
+    let Ending { done, diverged, error } = protocol.into_ending();
     let metrics = done.clone().unwrap_or_else(EpochMetrics::new);
     let state = final_state(&id).await;
-    let tail = stderr_tail(&sj.job.stderr_log);
+    let tail = file_tail(&sj.job.stderr_log);
+    notes.append_to(&sj.job.stderr_log);
     let with_tail = |msg: String| {
         if tail.is_empty() {
             msg
@@ -575,17 +541,5 @@ mod tests {
         assert_eq!(sh_quote("it's"), "'it'\\''s'");
         assert_eq!(minutes(Duration::from_secs(61)), 2);
         assert_eq!(minutes(Duration::from_secs(5)), 1);
-    }
-
-    #[test]
-    fn only_whole_lines_are_read() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("events.jsonl");
-        std::fs::write(&p, "a\nb\npart").unwrap();
-        let mut off = 0;
-        assert_eq!(read_new_lines(&p, &mut off), ["a", "b"]);
-        std::fs::write(&p, "a\nb\npartial\n").unwrap();
-        assert_eq!(read_new_lines(&p, &mut off), ["partial"]);
-        assert!(read_new_lines(&p, &mut off).is_empty());
     }
 }
