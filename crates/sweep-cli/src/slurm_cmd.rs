@@ -34,6 +34,16 @@ fn last_epoch(dir: &ResultsDir, id: &sweep_core::TrialId, metric: &str) -> Strin
         .unwrap_or_default()
 }
 
+/// The handles of the attempts the journal shows running.
+fn running_handles(replay: &sweep_results::Replay) -> Vec<sweep_results::Handle> {
+    replay
+        .trials
+        .values()
+        .filter(|r| r.status == TrialStatus::Running)
+        .filter_map(|r| r.handle.clone())
+        .collect()
+}
+
 pub fn status(args: &StatusArgs) -> Result<()> {
     let root = results_dir(&args.results);
     let dir = ResultsDir::new(&root);
@@ -46,12 +56,7 @@ pub fn status(args: &StatusArgs) -> Result<()> {
     )
     .with_context(|| format!("cannot read {}", dir.spec().display()))?;
     let replay = Journal::replay(&dir.journal())?;
-    let handles: Vec<sweep_results::Handle> = replay
-        .trials
-        .values()
-        .filter(|r| r.status == TrialStatus::Running)
-        .filter_map(|r| r.handle.clone())
-        .collect();
+    let handles = running_handles(&replay);
     let queue = launcher::queue_states(&handles);
     let mut counts: Vec<(String, usize)> = Vec::new();
     let mut bump = |k: String| match counts.iter_mut().find(|(s, _)| *s == k) {
@@ -142,12 +147,7 @@ pub fn cancel(args: &CancelArgs) -> Result<()> {
         bail!("{}: no journal.jsonl here: not a results folder", root.display());
     }
     let replay = Journal::replay(&dir.journal())?;
-    let handles: Vec<sweep_results::Handle> = replay
-        .trials
-        .values()
-        .filter(|r| r.status == TrialStatus::Running)
-        .filter_map(|r| r.handle.clone())
-        .collect();
+    let handles = running_handles(&replay);
     if handles.is_empty() {
         println!("no attempt of this sweep is running");
         return Ok(());

@@ -127,7 +127,11 @@ fn python_nan_reaches_the_journal_and_malformed_lines_are_reported() {
     let (status, stderr, _) = run_measured(dir.path(), &spec);
     assert!(status.success(), "{stderr}");
     let results = dir.path().join("results/nan");
-    let id = leaderboard(&results)[0]["trial_id"].clone();
+    let board = leaderboard(&results);
+    let id = board[0]["trial_id"].clone();
+    // A non-finite value of the sweep's metric ends the trial as diverged.
+    assert_eq!(board[0]["status"], "diverged", "{board:?}");
+    assert!(board[0]["error"].contains("epoch 2: loss is NaN"), "{board:?}");
 
     // The NaN epoch is an epoch, with a NaN loss, in the journal and epochs.csv.
     let entries = journal(&results);

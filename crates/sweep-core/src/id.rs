@@ -14,15 +14,7 @@ pub struct TrialId(String);
 impl TrialId {
     /// Derives the id of the trial with these parameters and training seed.
     pub fn derive(params: &Params, seed: u64) -> TrialId {
-        // Canonical form: the parameters as JSON (keys sorted by the BTreeMap,
-        // floats printed in their shortest round-trip form), then the seed.
-        let canonical = serde_json::to_string(params).expect("params serialize to JSON");
-        let mut h = Fnv64::new();
-        h.write(b"sweep-trial-v1\0");
-        h.write(canonical.as_bytes());
-        h.write(b"\0");
-        h.write(&seed.to_le_bytes());
-        TrialId(format!("{:012x}", mix(h.0) >> 16))
+        derive(params, seed, None)
     }
 
     /// The id of a trial whose derived id is taken by a different trial of
@@ -30,15 +22,7 @@ impl TrialId {
     /// salt, `salt` = 1, 2, ... until free. Deterministic for a given order
     /// of creation, which the journal keeps.
     pub fn derive_salted(params: &Params, seed: u64, salt: u32) -> TrialId {
-        let canonical = serde_json::to_string(params).expect("params serialize to JSON");
-        let mut h = Fnv64::new();
-        h.write(b"sweep-trial-v1\0");
-        h.write(canonical.as_bytes());
-        h.write(b"\0");
-        h.write(&seed.to_le_bytes());
-        h.write(b"\0salt");
-        h.write(&salt.to_le_bytes());
-        TrialId(format!("{:012x}", mix(h.0) >> 16))
+        derive(params, seed, Some(salt))
     }
 
     /// Wraps an id read back from a results folder.
@@ -56,6 +40,23 @@ impl fmt::Display for TrialId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// Canonical form: the parameters as JSON (keys sorted by the BTreeMap,
+/// floats printed in their shortest round-trip form), then the seed, then
+/// the salt if any.
+fn derive(params: &Params, seed: u64, salt: Option<u32>) -> TrialId {
+    let canonical = serde_json::to_string(params).expect("params serialize to JSON");
+    let mut h = Fnv64::new();
+    h.write(b"sweep-trial-v1\0");
+    h.write(canonical.as_bytes());
+    h.write(b"\0");
+    h.write(&seed.to_le_bytes());
+    if let Some(salt) = salt {
+        h.write(b"\0salt");
+        h.write(&salt.to_le_bytes());
+    }
+    TrialId(format!("{:012x}", mix(h.0) >> 16))
 }
 
 /// FNV-1a, 64 bits: small, fast and fixed forever (unlike `DefaultHasher`).

@@ -679,17 +679,24 @@ impl Dispatcher {
         }
     }
 
+    /// A trial's values of the sweep's metric, epoch by epoch.
+    fn metric_values(&self, r: &TrialRecord) -> Vec<f64> {
+        let mut epochs: Vec<&(u32, EpochMetrics)> = r.epochs.iter().collect();
+        epochs.sort_by_key(|(e, _)| *e);
+        epochs
+            .iter()
+            .filter_map(|(_, m)| m.get(&self.spec.metric.name).copied())
+            .collect()
+    }
+
     /// Every created trial's metric values, for the pruner.
     fn curves(&self) -> Vec<(TrialId, Vec<f64>, CurveState)> {
-        let metric = &self.spec.metric.name;
         self.replay
             .order
             .iter()
             .map(|id| {
                 let r = &self.replay.trials[id];
-                let mut epochs: Vec<&(u32, EpochMetrics)> = r.epochs.iter().collect();
-                epochs.sort_by_key(|(e, _)| *e);
-                let values = epochs.iter().filter_map(|(_, m)| m.get(metric).copied()).collect();
+                let values = self.metric_values(r);
                 let state = match r.status {
                     TrialStatus::Running | TrialStatus::Pending => CurveState::Running,
                     TrialStatus::Completed => CurveState::Completed,
@@ -817,12 +824,7 @@ impl Dispatcher {
             .iter()
             .map(|id| {
                 let r = &self.replay.trials[id];
-                let mut epochs: Vec<&(u32, EpochMetrics)> = r.epochs.iter().collect();
-                epochs.sort_by_key(|(e, _)| *e);
-                let intermediate = epochs
-                    .iter()
-                    .filter_map(|(_, m)| m.get(&self.spec.metric.name).copied())
-                    .collect();
+                let intermediate = self.metric_values(r);
                 let state = match r.status {
                     TrialStatus::Completed => ObsState::Complete,
                     TrialStatus::Pruned => ObsState::Pruned,

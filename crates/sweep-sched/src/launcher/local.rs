@@ -47,23 +47,9 @@ impl Launcher for LocalLauncher {
         self.cancels.retain(|_, tx| !tx.is_closed());
         let (tx, rx) = watch::channel(Cancel::Run);
         self.cancels.insert((attempt.trial.id.clone(), attempt.attempt), tx);
-        let (trial, n) = (attempt.trial.id.clone(), attempt.attempt);
         tokio::spawn(async move {
-            match tokio::task::spawn_blocking(move || plan.prepare()).await {
-                Ok(Ok(job)) => execute(job, events, rx).await,
-                Ok(Err(e)) => {
-                    let _ = events.send(Event::Ended {
-                        trial,
-                        attempt: n,
-                        outcome: Outcome {
-                            status: TrialStatus::Failed,
-                            metrics: EpochMetrics::new(),
-                            error: Some(format!("cannot write the trial's folder: {e}")),
-                            seconds: 0.0,
-                        },
-                    });
-                }
-                Err(e) => panic!("preparing a trial panicked: {e}"),
+            if let Some(job) = super::prepare(plan, &events).await {
+                execute(job, events, rx).await;
             }
         });
     }

@@ -86,6 +86,29 @@ pub trait Launcher: Send {
     }
 }
 
+/// Writes an attempt's files off the async runtime; when that fails, the
+/// attempt ends failed (told through `events`) and `None` is returned.
+pub(crate) async fn prepare(plan: JobPlan, events: &mpsc::UnboundedSender<Event>) -> Option<Job> {
+    let (trial, attempt) = (plan.attempt.trial.id.clone(), plan.attempt.attempt);
+    match tokio::task::spawn_blocking(move || plan.prepare()).await {
+        Ok(Ok(job)) => Some(job),
+        Ok(Err(e)) => {
+            let _ = events.send(Event::Ended {
+                trial,
+                attempt,
+                outcome: crate::dispatcher::Outcome {
+                    status: sweep_core::TrialStatus::Failed,
+                    metrics: sweep_core::EpochMetrics::new(),
+                    error: Some(format!("cannot write the trial's folder: {e}")),
+                    seconds: 0.0,
+                },
+            });
+            None
+        }
+        Err(e) => panic!("preparing a trial panicked: {e}"),
+    }
+}
+
 /// The launcher a spec (or `--launcher`) asks for.
 pub fn for_spec(kind: sweep_spec::Launcher, spec: &sweep_spec::Spec, results: &Path) -> Box<dyn Launcher> {
     match kind {

@@ -85,23 +85,8 @@ impl Launcher for SlurmLauncher {
             self.results.clone(),
         );
         tokio::spawn(async move {
-            let (trial, n) = (attempt.trial.id.clone(), attempt.attempt);
-            let job = match tokio::task::spawn_blocking(move || plan.prepare()).await {
-                Ok(Ok(job)) => job,
-                Ok(Err(e)) => {
-                    let _ = events.send(Event::Ended {
-                        trial,
-                        attempt: n,
-                        outcome: Outcome {
-                            status: TrialStatus::Failed,
-                            metrics: EpochMetrics::new(),
-                            error: Some(format!("cannot write the trial's folder: {e}")),
-                            seconds: 0.0,
-                        },
-                    });
-                    return;
-                }
-                Err(e) => panic!("preparing a trial panicked: {e}"),
+            let Some(job) = super::prepare(plan, &events).await else {
+                return;
             };
             let sj = SlurmJob {
                 name,
