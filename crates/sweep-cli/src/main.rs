@@ -117,6 +117,7 @@ fn report(err: &anyhow::Error) -> ExitCode {
                     | sweep_sched::SchedError::Launcher(_)
                     | sweep_sched::SchedError::Usage(_)
                     | sweep_sched::SchedError::Busy(..)
+                    | sweep_sched::SchedError::Resume(_)
             )
         )
         || err.downcast_ref::<sweep_results::ReviewError>().is_some();

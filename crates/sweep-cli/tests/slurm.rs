@@ -118,7 +118,7 @@ fn failed_cancelled_and_over_time_jobs_get_their_statuses() {
                 let script = results.join("trials").join(e["trial"].as_str().unwrap()).join("job.sh");
                 std::fs::read_to_string(script).is_ok_and(|s| s.contains("'hang'"))
             })
-            .filter_map(|e| e["job"].as_str().map(String::from))
+            .filter_map(|e| e["handle"]["id"].as_str().map(String::from))
             .collect();
         // Only this sweep's jobs: other tests share the cluster.
         let running = std::process::Command::new("squeue")
@@ -262,12 +262,12 @@ fn detach_then_status_then_reattach() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.starts_with("submitted 3 SLURM jobs for sweep away:"), "{stdout}");
+    assert!(stdout.starts_with("submitted 3 jobs for sweep away:"), "{stdout}");
     let results = dir.path().join("results/away");
     let submitted: Vec<String> = journal(&results)
         .iter()
         .filter(|e| e["event"] == "launched")
-        .map(|e| e["job"].as_str().unwrap().to_string())
+        .map(|e| e["handle"]["id"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(submitted.len(), 3);
     assert!(
@@ -336,7 +336,8 @@ fn sweep_cancel_stops_a_detached_sweep_as_interrupted() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = sweep(dir.path()).args(["cancel", "results/stop"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("cancelled 2 jobs:"));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.starts_with("cancelled 2 jobs:"), "{said}");
     let out = sweep(dir.path()).args(["run", "--plain"]).arg(&spec).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let rows = leaderboard(&dir.path().join("results/stop"));

@@ -190,6 +190,8 @@ pub async fn run_with(
 
     let actions = dispatcher.start();
     shell.perform(actions, &mut journal, &writer, launcher.as_mut(), &tx, report)?;
+    // The tables as the sweep starts: every trial known, none half-written.
+    flush_tables(&writer, dir).await?;
     while !dispatcher.is_finished() {
         let event = tokio::select! {
             Some(e) = rx.recv() => e,
@@ -200,11 +202,7 @@ pub async fn run_with(
         shell.perform(actions, &mut journal, &writer, launcher.as_mut(), &tx, report)?;
     }
     journal.sync()?;
-    let w = writer.clone();
-    tokio::task::spawn_blocking(move || w.flush())
-        .await
-        .map_err(|e| SchedError::Io(dir.root().to_path_buf(), std::io::Error::other(e.to_string())))?
-        .map_err(io)?;
+    flush_tables(&writer, dir).await?;
     if let Some(message) = dispatcher.refused() {
         return Err(SchedError::Launcher(message.to_string()));
     }
@@ -213,6 +211,16 @@ pub async fn run_with(
         detached: dispatcher.detached().to_vec(),
         replay: dispatcher.replay().clone(),
     })
+}
+
+/// Writes the tables now, off the async runtime, and waits for it.
+async fn flush_tables(writer: &TableWriter, dir: &ResultsDir) -> Result<(), SchedError> {
+    let w = writer.clone();
+    let io = |e: std::io::Error| SchedError::Io(dir.root().to_path_buf(), e);
+    tokio::task::spawn_blocking(move || w.flush())
+        .await
+        .map_err(|e| io(std::io::Error::other(e.to_string())))?
+        .map_err(io)
 }
 
 /// What the shell needs to carry out actions.

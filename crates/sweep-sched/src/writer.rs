@@ -76,7 +76,9 @@ impl TableWriter {
         std::thread::Builder::new()
             .name("tables".into())
             .spawn(move || {
-                let mut dirty = true;
+                // The first write is the caller's flush, once the sweep's
+                // first entries are in: a table is never written half-known.
+                let mut dirty = false;
                 let mut next = Instant::now();
                 loop {
                     let wait = if dirty {

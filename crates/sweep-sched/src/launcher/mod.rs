@@ -165,11 +165,7 @@ pub fn cancel(results: &Path, handles: &[Handle]) -> Result<Vec<String>, String>
         if !status.success() {
             return Err(format!("scancel failed ({status}) for jobs {}", slurm_ids.join(" ")));
         }
-        said.push(format!(
-            "cancelled {} SLURM jobs: {}",
-            slurm_ids.len(),
-            slurm_ids.join(" ")
-        ));
+        said.push(format!("cancelled {} jobs: {}", slurm_ids.len(), slurm_ids.join(" ")));
     }
     let local = handles.iter().filter(|h| h.launcher == "local").count();
     if local > 0 {
