@@ -511,6 +511,11 @@ impl Dispatcher {
         self.running.len()
     }
 
+    /// True while this attempt of `trial` runs.
+    fn is_running(&self, trial: &TrialId, attempt: u32) -> bool {
+        self.running.get(trial).is_some_and(|r| r.attempt == attempt)
+    }
+
     fn journal(&mut self, entry: Entry) {
         self.replay.apply(entry.clone());
         self.out.push(Action::Journal(entry));
@@ -566,7 +571,7 @@ impl Dispatcher {
                 }
             }
             Event::Protocol { trial, attempt, event } => {
-                if !self.running.get(&trial).is_some_and(|r| r.attempt == attempt) {
+                if !self.is_running(&trial, attempt) {
                     return;
                 }
                 if let TrialEvent::Epoch { epoch, metrics } = event {
@@ -585,7 +590,7 @@ impl Dispatcher {
                 }
             }
             Event::TimeoutDue { trial, attempt } => {
-                if self.running.get(&trial).is_some_and(|r| r.attempt == attempt) {
+                if self.is_running(&trial, attempt) {
                     let t = self.spec.timeout.unwrap_or_default();
                     self.stop_one(
                         &trial,
@@ -755,7 +760,7 @@ impl Dispatcher {
     }
 
     fn on_ended(&mut self, trial: TrialId, attempt: u32, outcome: Outcome) {
-        if !self.running.get(&trial).is_some_and(|r| r.attempt == attempt) {
+        if !self.is_running(&trial, attempt) {
             return;
         }
         let run = self.running.remove(&trial).expect("running");
