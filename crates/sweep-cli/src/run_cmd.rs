@@ -236,6 +236,9 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        // Few threads: every trial is a fork of this process, and a fork
+        // costs more (page-table copies, TLB shootdowns) with every thread.
+        .max_blocking_threads(2)
         .enable_all()
         .build()?;
     let summary = runtime.block_on(run_sweep(&spec, &text, &dir, &opts, &mut |p| display.on(p)))?;
