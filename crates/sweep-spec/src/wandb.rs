@@ -62,8 +62,11 @@ pub enum Arg<'a> {
     Dict(Vec<(String, Arg<'a>)>),
 }
 
+/// Named arguments, in the order the agent writes them.
+pub type Args<'a> = Vec<(String, Arg<'a>)>;
+
 /// The agent's arguments for a trial: plain parameters, then nested groups.
-pub fn args<'a>(params: &'a Params, nested: &[String]) -> Vec<(String, Arg<'a>)> {
+pub fn args<'a>(params: &'a Params, nested: &[String]) -> Args<'a> {
     let entries: Vec<(&str, &ParamValue)> = params.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let (mut plain, groups) = group(&entries, nested);
     plain.extend(groups);
@@ -72,10 +75,7 @@ pub fn args<'a>(params: &'a Params, nested: &[String]) -> Vec<(String, Arg<'a>)>
 
 /// Splits entries into plain ones and groups (each group's entries in name
 /// order, inner groups placed where their first member sorts).
-fn group<'a>(
-    entries: &[(&str, &'a ParamValue)],
-    nested: &[String],
-) -> (Vec<(String, Arg<'a>)>, Vec<(String, Arg<'a>)>) {
+fn group<'a>(entries: &[(&str, &'a ParamValue)], nested: &[String]) -> (Args<'a>, Args<'a>) {
     // The outermost groups: those inside no other group.
     let mut tops: Vec<&String> = nested
         .iter()
@@ -88,7 +88,7 @@ fn group<'a>(
     let mut groups = Vec::new();
     for (key, value) in entries {
         if member(key).is_none() {
-            plain.push((key.to_string(), Arg::Value(*value)));
+            plain.push((key.to_string(), Arg::Value(value)));
         }
     }
     for g in tops {
