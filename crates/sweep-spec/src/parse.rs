@@ -1949,4 +1949,164 @@ mod tests {
             "expected one of grid, random, tpe, bayes, found `hyperopt`"
         );
     }
+
+    const WANDB_HEAD: &str = "program: train.py\nmethod: random\nrun_cap: 3\nmetric: {name: loss}\n";
+
+    fn wandb(params: &str) -> crate::spec::Spec {
+        parse(&format!("{WANDB_HEAD}parameters:\n{params}"), "t.yaml".as_ref()).unwrap()
+    }
+
+    #[test]
+    fn a_wandb_file_becomes_a_wandb_trainer_with_wandbs_defaults() {
+        let spec = parse(
+            &format!("{WANDB_HEAD}project: p\nentity: e\ncommand:\n  - ${{env}}\n  - ${{interpreter}}\n  - ${{program}}\n  - ${{args}}\nparameters:\n  lr: {{min: 0.1, max: 1}}\n"),
+            "t.yaml".as_ref(),
+        )
+        .unwrap();
+        assert_eq!(spec.project.as_deref(), Some("p"));
+        assert_eq!(spec.entity.as_deref(), Some("e"));
+        // W&B's schema: goal defaults to minimize.
+        assert_eq!(spec.metric.goal, sweep_core::Goal::Minimize);
+        let crate::spec::Trainer::Wandb {
+            program,
+            command,
+            nested,
+        } = &spec.trainer
+        else {
+            panic!("{:?}", spec.trainer)
+        };
+        assert_eq!(program, "train.py");
+        assert_eq!(command.as_ref().unwrap().len(), 4);
+        assert!(nested.is_empty());
+    }
+
+    #[test]
+    fn wandbs_inference_rule_for_min_and_max() {
+        use crate::distribution::Distribution as D;
+        let spec = wandb(
+            "  a: {max: 10, min: 1}\n  b: {min: 0, max: 0.5}\n  c: {min: \"1e-4\", max: 1e-2}\n  d: {min: 1e-4, max: 1e-2}\n",
+        );
+        let d: Vec<&D> = spec.parameters.iter().map(|p| &p.distribution).collect();
+        assert_eq!(*d[0], D::IntUniform { min: 1, max: 10 });
+        assert_eq!(*d[1], D::Uniform { min: 0.0, max: 0.5 });
+        // `1e-4` quoted (or read by PyYAML) is still a number.
+        assert_eq!(*d[2], D::Uniform { min: 1e-4, max: 1e-2 });
+        assert_eq!(*d[3], D::Uniform { min: 1e-4, max: 1e-2 });
+    }
+
+    #[test]
+    fn server_only_keys_are_refused_where_they_are() {
+        let d = problems(&format!(
+            "{WANDB_HEAD}job: my-job:latest\nimage_uri: x\nparameters:\n  lr: {{values: [1]}}\n"
+        ));
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert_eq!(d[0].message, "`job` only means something to W&B's servers");
+        assert_eq!(d[0].pos, at(5, 1));
+        assert!(d[0].help.as_deref().unwrap().contains("program:"));
+        assert_eq!(d[1].path, "image_uri");
+    }
+
+    #[test]
+    fn metric_target_is_kept_and_checked() {
+        let spec = parse(
+            "program: t.py\nmethod: grid\nmetric: {name: acc, goal: maximize, target: 0.99}\nparameters:\n  x: {values: [1]}\n",
+            "t.yaml".as_ref(),
+        )
+        .unwrap();
+        assert_eq!(spec.metric_target, Some(0.99));
+        let d = problems(
+            "program: t.py\nmethod: grid\nmetric: {name: acc, target: high}\nparameters:\n  x: {values: [1]}\n",
+        );
+        assert_eq!(d[0].path, "metric.target");
+        assert_eq!(d[0].message, "expected a number, found the string `high`");
+    }
+
+    #[test]
+    fn nested_groups_name_their_parameters_with_dots() {
+        let spec = wandb(
+            "  opt:\n    parameters:\n      lr: {value: 0.1}\n      inner:\n        parameters:\n          m: {values: [1, 2]}\n  top: {value: 1}\n",
+        );
+        let names: Vec<&str> = spec.parameters.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["opt.lr", "opt.inner.m", "top"]);
+        let crate::spec::Trainer::Wandb { nested, .. } = &spec.trainer else {
+            panic!()
+        };
+        assert_eq!(nested, &["opt", "opt.inner"]);
+        let d = problems(&format!(
+            "{WANDB_HEAD}parameters:\n  opt:\n    parameters:\n      lr: {{value: 0.1}}\n    value: 3\n"
+        ));
+        assert_eq!(
+            d[0].message,
+            "`opt` holds `parameters:` (a nested group) and other keys"
+        );
+        assert_eq!(d[0].pos, at(6, 3));
+        // Errors inside a group point into it.
+        let d = problems(&format!(
+            "{WANDB_HEAD}parameters:\n  opt:\n    parameters:\n      lr: {{min: 1, max: x}}\n"
+        ));
+        assert_eq!(d[0].path, "parameters.opt.parameters.lr.max");
+        assert_eq!(d[0].pos.map(|p| p.line), Some(8));
+    }
+
+    #[test]
+    fn tpe_refuses_unbounded_distributions_where_they_are() {
+        let d = problems(
+            "program: t.py\nmethod: bayes\nrun_cap: 5\nmetric: {name: l}\nparameters:\n  w: {distribution: beta, a: 2}\n  x: {distribution: normal}\n",
+        );
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert_eq!(d[0].path, "parameters.w.distribution");
+        assert!(d[0].message.contains("TPE needs a bounded space, and beta is not one"));
+        assert_eq!(d[1].pos, at(7, 21));
+    }
+
+    #[test]
+    fn unbounded_distributions_check_their_settings() {
+        let d = problems(&format!(
+            "{WANDB_HEAD}parameters:\n  x: {{distribution: normal, sigma: -1, min: 0}}\n"
+        ));
+        let msgs: Vec<&str> = d.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            msgs,
+            [
+                "expected a number > 0, found the number -1",
+                "`min` does not apply to a normal parameter"
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_macros_and_display_names_are_warnings() {
+        let spec = parse(
+            &format!("{WANDB_HEAD}name: LR sweep (v2)\ncommand:\n  - python\n  - ${{program}}\n  - ${{arg}}\nparameters:\n  x: {{values: [1]}}\n"),
+            "t.yaml".as_ref(),
+        )
+        .unwrap();
+        assert_eq!(spec.name, "lr-sweep-v2");
+        assert_eq!(spec.warnings.len(), 2);
+        assert_eq!(spec.warnings[1].0, "command[2]");
+        assert!(
+            spec.warnings[1].1.contains("did you mean `${args}`?"),
+            "{:?}",
+            spec.warnings
+        );
+    }
+
+    #[test]
+    fn method_custom_says_what_to_use() {
+        let d = problems("program: t.py\nmethod: custom\nmetric: {name: l}\nparameters:\n  x: {values: [1]}\n");
+        assert!(d[0].help.as_deref().unwrap().contains("custom schedulers"), "{d:?}");
+    }
+
+    #[test]
+    fn placeholders_take_every_name_wandb_allows() {
+        let spec = parse(
+            "method: grid\nmetric: {name: l, goal: minimize}\ntrainer:\n  command: [python, t.py, \"--lr=${train.learning_rate}\", \"${model-dim}\", \"${^w}\"]\nparameters:\n  train.learning_rate: {values: [0.1]}\n  model-dim: {values: [8]}\n  ^w: {values: [1]}\n",
+            "t.yaml".as_ref(),
+        );
+        assert!(spec.is_ok(), "{spec:?}");
+        assert_eq!(
+            super::placeholders("${a b}").unwrap_err(),
+            "`${a b}` in `${a b}` is not a placeholder name"
+        );
+    }
 }
