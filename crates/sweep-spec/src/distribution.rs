@@ -12,6 +12,7 @@ use sweep_core::ParamValue;
 pub const NAMES: &[&str] = &[
     "constant",
     "categorical",
+    "categorical_w_probabilities",
     "uniform",
     "int_uniform",
     "log_uniform_values",

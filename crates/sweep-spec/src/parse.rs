@@ -1009,6 +1009,8 @@ impl Cx {
             Some(dv) => Some(self.word(dv, &join(&path, "distribution"), DIST_NAMES, |_| None)?),
         };
         let kind = match explicit.as_deref() {
+            // W&B's name for a weighted choice: our categorical with `probabilities`.
+            Some("categorical_w_probabilities") => "categorical",
             Some(k) => k,
             None if get("value").is_some() => "constant",
             None if get("values").is_some() => "categorical",
