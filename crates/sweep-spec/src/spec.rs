@@ -250,6 +250,37 @@ impl Spec {
     }
 }
 
+impl Spec {
+    /// One trial of a W&B sweep file as the launcher starts it (`None` for
+    /// other trainers): argv, files to write in `trial_dir`, environment.
+    /// The sweep's name is `WANDB_SWEEP_ID`, `run_id` is `WANDB_RUN_ID`.
+    pub fn agent_job(
+        &self,
+        params: &Params,
+        python: &str,
+        trial_dir: &std::path::Path,
+        run_id: &str,
+    ) -> Option<crate::wandb::AgentJob> {
+        match &self.trainer {
+            Trainer::Wandb {
+                program,
+                command,
+                nested,
+            } => Some(crate::wandb::agent_job(
+                command.as_deref(),
+                program,
+                params,
+                python,
+                nested,
+                trial_dir,
+                &self.name,
+                run_id,
+            )),
+            _ => None,
+        }
+    }
+}
+
 /// A validated sweep spec.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {

@@ -31,7 +31,7 @@
 //! Order: the parameters' names sorted, top-level groups after the plain
 //! parameters, as W&B's `HyperParameterSet.to_config` builds a run's config.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use sweep_core::{ParamValue, Params};
 
 /// The command `wandb agent` runs when a sweep file has no `command:`.
@@ -129,6 +129,56 @@ pub fn agent_argv(
     })
 }
 
+/// Everything the launcher needs to start one trial of a W&B sweep file as
+/// `wandb agent` would: the argv, the files to write first, the environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentJob {
+    /// The command, macros expanded ([`agent_argv`]).
+    pub argv: Vec<String>,
+    /// Files to write before starting it: the run config
+    /// ([`run_config_yaml`]) and, when the command uses `${args_json_file}`,
+    /// the arguments as JSON ([`args_json`]).
+    pub files: Vec<(PathBuf, String)>,
+    /// `WANDB_SWEEP_ID`, `WANDB_RUN_ID` and `WANDB_SWEEP_PARAM_PATH`, as the
+    /// agent sets them (so `wandb.init()` finds the run's config).
+    pub env: Vec<(String, String)>,
+}
+
+/// The file name, in the trial's folder, of `${args_json_file}`.
+pub const ARGS_JSON_FILE: &str = "wandb-args.json";
+/// The file name, in the trial's folder, of the run config (`$WANDB_SWEEP_PARAM_PATH`).
+pub const RUN_CONFIG_FILE: &str = "wandb-config.yaml";
+
+/// One trial's [`AgentJob`]: files go in `trial_dir`; `sweep_id` and
+/// `run_id` fill the agent's environment variables.
+#[allow(clippy::too_many_arguments)]
+pub fn agent_job(
+    command: Option<&[String]>,
+    program: &str,
+    params: &Params,
+    python: &str,
+    nested: &[String],
+    trial_dir: &Path,
+    sweep_id: &str,
+    run_id: &str,
+) -> AgentJob {
+    let json_file = trial_dir.join(ARGS_JSON_FILE);
+    let config_file = trial_dir.join(RUN_CONFIG_FILE);
+    let mut files = vec![(config_file.clone(), run_config_yaml(params, nested))];
+    if uses_args_json_file(command) {
+        files.push((json_file.clone(), args_json(params, nested)));
+    }
+    AgentJob {
+        argv: agent_argv(command, program, params, python, nested, &json_file),
+        files,
+        env: vec![
+            ("WANDB_SWEEP_ID".into(), sweep_id.into()),
+            ("WANDB_RUN_ID".into(), run_id.into()),
+            ("WANDB_SWEEP_PARAM_PATH".into(), config_file.display().to_string()),
+        ],
+    }
+}
+
 /// Whether a `command:` uses `${args_json_file}`, so the launcher must write
 /// [`args_json`] to the path it gives [`agent_argv`].
 pub fn uses_args_json_file(command: Option<&[String]>) -> bool {
@@ -138,6 +188,56 @@ pub fn uses_args_json_file(command: Option<&[String]>) -> bool {
 /// `${args_json}`: the arguments as Python's `json.dumps` writes them.
 pub fn args_json(params: &Params, nested: &[String]) -> String {
     json_dict(&args(params, nested))
+}
+
+/// The run config the agent writes to `$WANDB_SWEEP_PARAM_PATH` before
+/// starting a run (`config_util.save_config_file_from_dict`), which
+/// `wandb.init()` loads into `wandb.config`: `wandb_version: 1`, then
+/// `name: {value: ...}` per argument. Values are written in flow style that
+/// PyYAML reads back as the same types (floats always carry a `.`: `1.0e-05`).
+pub fn run_config_yaml(params: &Params, nested: &[String]) -> String {
+    let mut out = String::from("wandb_version: 1\n");
+    let args = args(params, nested);
+    if !args.is_empty() {
+        out.push('\n');
+    }
+    for (k, v) in &args {
+        out.push_str(&format!("{}:\n  value: {}\n", json_str(k), yaml_arg(v)));
+    }
+    out
+}
+
+fn yaml_arg(arg: &Arg) -> String {
+    match arg {
+        Arg::Value(v) => yaml_value(v),
+        Arg::Dict(items) => {
+            let inner: Vec<String> = items
+                .iter()
+                .map(|(k, v)| format!("{}: {}", json_str(k), yaml_arg(v)))
+                .collect();
+            format!("{{{}}}", inner.join(", "))
+        }
+    }
+}
+
+fn yaml_value(v: &ParamValue) -> String {
+    match v {
+        ParamValue::Float(x) if x.is_nan() => ".nan".into(),
+        ParamValue::Float(x) if x.is_infinite() => if *x > 0.0 { ".inf" } else { "-.inf" }.into(),
+        // PyYAML's represent_float: YAML 1.1 needs a `.` in `1e-05`.
+        ParamValue::Float(x) => {
+            let r = py_float(*x);
+            match r.split_once('e') {
+                Some((m, e)) if !m.contains('.') => format!("{m}.0e{e}"),
+                _ => r,
+            }
+        }
+        ParamValue::List(items) => {
+            let inner: Vec<String> = items.iter().map(yaml_value).collect();
+            format!("[{}]", inner.join(", "))
+        }
+        other => json_value(other),
+    }
 }
 
 fn expand(
@@ -379,7 +479,6 @@ fn json_str(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
     fn params() -> Params {
         let mut p = Params::new();
@@ -609,5 +708,48 @@ mod tests {
         ]);
         assert_eq!(py_str(&Arg::Value(&v)), r#"['relu', "it's", False, 0.1]"#);
         assert_eq!(json_str("é\""), r#""\u00e9\"""#);
+    }
+
+    #[test]
+    fn the_run_config_file_reads_back_with_its_types() {
+        let mut p = params();
+        p.insert("tiny".into(), ParamValue::Float(1e-5));
+        p.insert("opt.name".into(), ParamValue::Str("adam".into()));
+        let yaml = run_config_yaml(&p, &["opt".to_string()]);
+        assert_eq!(
+            yaml,
+            "wandb_version: 1\n\n\"act\":\n  value: \"relu\"\n\"dropout_last\":\n  value: false\n\"epochs\":\n  value: 10\n\"layers\":\n  value: [64, 32]\n\"lr\":\n  value: 0.001\n\"tiny\":\n  value: 1.0e-05\n\"use_bn\":\n  value: true\n\"opt\":\n  value: {\"name\": \"adam\"}\n"
+        );
+        // Our own YAML reader agrees on every value.
+        let back: serde_norway::Value = serde_norway::from_str(&yaml).unwrap();
+        assert_eq!(back["tiny"]["value"].as_f64(), Some(1e-5));
+        assert_eq!(back["opt"]["value"]["name"].as_str(), Some("adam"));
+    }
+
+    proptest::proptest! {
+        /// Python's float repr reads back as the same float.
+        #[test]
+        fn py_float_round_trips(x in proptest::num::f64::NORMAL | proptest::num::f64::SUBNORMAL | proptest::num::f64::ZERO) {
+            proptest::prop_assert_eq!(py_float(x).parse::<f64>().unwrap(), x);
+        }
+    }
+
+    #[test]
+    fn an_agent_job_writes_the_config_and_the_json_only_when_used() {
+        let dir = Path::new("/r/t1");
+        let plain = agent_job(None, "train.py", &params(), "python", &[], dir, "s", "t1");
+        assert_eq!(plain.files.len(), 1);
+        assert_eq!(plain.files[0].0, dir.join(RUN_CONFIG_FILE));
+        assert_eq!(
+            plain.env[2],
+            (
+                "WANDB_SWEEP_PARAM_PATH".to_string(),
+                "/r/t1/wandb-config.yaml".to_string()
+            )
+        );
+        let cmd = vec!["${program}".to_string(), "${args_json_file}".to_string()];
+        let json = agent_job(Some(&cmd), "train.py", &params(), "python", &[], dir, "s", "t1");
+        assert_eq!(json.argv, ["train.py", "/r/t1/wandb-args.json"]);
+        assert_eq!(json.files[1], (dir.join(ARGS_JSON_FILE), args_json(&params(), &[])));
     }
 }
