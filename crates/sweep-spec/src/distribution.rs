@@ -12,12 +12,36 @@ use sweep_core::ParamValue;
 pub const NAMES: &[&str] = &[
     "constant",
     "categorical",
+    "categorical_w_probabilities",
     "uniform",
     "int_uniform",
     "log_uniform_values",
     "q_uniform",
     "q_log_uniform_values",
+    "inv_log_uniform_values",
+    "normal",
+    "q_normal",
+    "log_normal",
+    "q_log_normal",
+    "beta",
+    "q_beta",
+    "log_uniform",
+    "q_log_uniform",
+    "inv_log_uniform",
 ];
+
+/// W&B's old distributions whose `min`/`max` are natural-log exponents; they
+/// are read as the `*_values` forms with `e^min`, `e^max` (and a warning).
+pub const EXPONENT_NAMES: &[&str] = &["log_uniform", "q_log_uniform", "inv_log_uniform"];
+
+/// Rounding to a multiple of `q`: W&B's quantised distributions.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Step {
+    /// The step, > 0.
+    pub q: f64,
+    /// Whether values are integers (`q` written as an integer, as W&B decides).
+    pub integer: bool,
+}
 
 /// The search space of one parameter.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,6 +98,33 @@ pub enum Distribution {
         /// Whether values are integers (min, max and q all integers).
         integer: bool,
     },
+    /// W&B's `normal` (`q_normal` with a step): `mu + sigma * z`, unbounded.
+    Normal {
+        /// The mean (0).
+        mu: f64,
+        /// The standard deviation (1), > 0.
+        sigma: f64,
+        /// `q_normal`'s step.
+        q: Option<Step>,
+    },
+    /// W&B's `log_normal` (`q_log_normal`): `exp(mu + sigma * z)`, > 0.
+    LogNormal {
+        /// The mean of the logarithm (0).
+        mu: f64,
+        /// The standard deviation of the logarithm (1), > 0.
+        sigma: f64,
+        /// `q_log_normal`'s step.
+        q: Option<Step>,
+    },
+    /// W&B's `beta` (`q_beta`): Beta(a, b) on `[0, 1]`.
+    Beta {
+        /// Shape a (1), > 0.
+        a: f64,
+        /// Shape b (1), > 0.
+        b: f64,
+        /// `q_beta`'s step.
+        q: Option<Step>,
+    },
 }
 
 /// A float in `[0, 1)` from 53 random bits: the same on every platform.
@@ -98,6 +149,12 @@ impl Distribution {
             Distribution::LogUniform { .. } => "log_uniform_values",
             Distribution::QUniform { .. } => "q_uniform",
             Distribution::QLogUniform { .. } => "q_log_uniform_values",
+            Distribution::Normal { q: None, .. } => "normal",
+            Distribution::Normal { q: Some(_), .. } => "q_normal",
+            Distribution::LogNormal { q: None, .. } => "log_normal",
+            Distribution::LogNormal { q: Some(_), .. } => "q_log_normal",
+            Distribution::Beta { q: None, .. } => "beta",
+            Distribution::Beta { q: Some(_), .. } => "q_beta",
         }
     }
 
@@ -117,6 +174,10 @@ impl Distribution {
             Distribution::QUniform { min, max, q, .. } | Distribution::QLogUniform { min, max, q, .. } => {
                 format!("{} [{min}, {max}] step {q}", self.name())
             }
+            Distribution::Normal { mu, sigma, q } | Distribution::LogNormal { mu, sigma, q } => {
+                format!("{} mu {mu} sigma {sigma}{}", self.name(), step_text(q))
+            }
+            Distribution::Beta { a, b, q } => format!("{} a {a} b {b}{}", self.name(), step_text(q)),
         }
     }
 
@@ -130,7 +191,12 @@ impl Distribution {
                 let (lo, hi) = q_range(*min, *max, *q);
                 Some((hi - lo + 1).max(0) as u64)
             }
-            Distribution::Uniform { .. } | Distribution::LogUniform { .. } | Distribution::QLogUniform { .. } => None,
+            Distribution::Uniform { .. }
+            | Distribution::LogUniform { .. }
+            | Distribution::QLogUniform { .. }
+            | Distribution::Normal { .. }
+            | Distribution::LogNormal { .. }
+            | Distribution::Beta { .. } => None,
         }
     }
 
@@ -188,6 +254,14 @@ impl Distribution {
                 let k = (log_uniform(rng, *min, *max) / q).round() as i64;
                 q_value(k.clamp(lo, hi), *q, *integer)
             }
+            Distribution::Normal { mu, sigma, q } => continuous(mu + sigma * normal(rng), *q),
+            Distribution::LogNormal { mu, sigma, q } => continuous((mu + sigma * normal(rng)).exp(), *q),
+            Distribution::Beta { a, b, q } => {
+                let x = gamma(rng, *a);
+                let y = gamma(rng, *b);
+                let v = if x + y > 0.0 { x / (x + y) } else { 0.5 };
+                continuous(v.clamp(0.0, 1.0), *q)
+            }
         }
     }
 
@@ -209,6 +283,21 @@ impl Distribution {
                 let (lo, hi) = q_range(*min, *max, *q);
                 (lo..=hi).any(|k| q_value(k, *q, *integer) == *value)
             }
+            Distribution::Normal { q, .. } | Distribution::LogNormal { q, .. } | Distribution::Beta { q, .. } => {
+                let Some(x) = value.as_f64().filter(|x| x.is_finite()) else {
+                    return false;
+                };
+                let in_support = match self {
+                    Distribution::LogNormal { .. } => x >= 0.0,
+                    Distribution::Beta { .. } => (0.0..=1.0).contains(&x),
+                    _ => true,
+                };
+                in_support
+                    && match q {
+                        None => matches!(value, ParamValue::Float(_)),
+                        Some(s) => q_value((x / s.q).round() as i64, s.q, s.integer) == *value,
+                    }
+            }
         }
     }
 
@@ -220,6 +309,47 @@ impl Distribution {
                 Some((hi - lo + 1).max(0) as u64)
             }
             other => other.grid_len(),
+        }
+    }
+}
+
+fn step_text(q: &Option<Step>) -> String {
+    q.map_or(String::new(), |s| format!(" step {}", s.q))
+}
+
+/// A draw of an unbounded distribution: rounded to [`SIGNIFICANT_DIGITS`],
+/// or to the nearest multiple of the step (W&B's `round(x / q) * q`).
+fn continuous(x: f64, q: Option<Step>) -> ParamValue {
+    match q {
+        None => ParamValue::Float(round_sig(x)),
+        Some(s) => q_value((x / s.q).round() as i64, s.q, s.integer),
+    }
+}
+
+/// A standard normal draw (Box-Muller, cosine branch, two `unit()` draws).
+pub fn normal(rng: &mut impl RngCore) -> f64 {
+    let u1 = 1.0 - unit(rng); // (0, 1]: ln is finite
+    let u2 = unit(rng);
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+/// A Gamma(shape, 1) draw (Marsaglia-Tsang; shape < 1 boosted by `u^(1/shape)`).
+pub fn gamma(rng: &mut impl RngCore, shape: f64) -> f64 {
+    if shape < 1.0 {
+        let boost = (1.0 - unit(rng)).powf(1.0 / shape);
+        return gamma(rng, shape + 1.0) * boost;
+    }
+    let d = shape - 1.0 / 3.0;
+    let c = 1.0 / (9.0 * d).sqrt();
+    loop {
+        let z = normal(rng);
+        let v = (1.0 + c * z).powi(3);
+        if v <= 0.0 {
+            continue;
+        }
+        let u = 1.0 - unit(rng);
+        if u.ln() < 0.5 * z * z + d - d * v + d * v.ln() {
+            return d * v;
         }
     }
 }
@@ -338,5 +468,82 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(42);
         let got: Vec<String> = (0..3).map(|_| d.sample(&mut rng).to_string()).collect();
         assert_eq!(got, ["0.005341", "0.06326", "5.129e-4"]);
+    }
+
+    fn moments(d: &Distribution, n: usize) -> (f64, f64) {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let xs: Vec<f64> = (0..n).map(|_| d.sample(&mut rng).as_f64().unwrap()).collect();
+        let mean = xs.iter().sum::<f64>() / n as f64;
+        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
+        (mean, var)
+    }
+
+    #[test]
+    fn normal_has_its_mean_and_spread() {
+        let d = Distribution::Normal {
+            mu: 2.0,
+            sigma: 0.5,
+            q: None,
+        };
+        let (mean, var) = moments(&d, 20_000);
+        assert!((mean - 2.0).abs() < 0.02, "{mean}");
+        assert!((var - 0.25).abs() < 0.01, "{var}");
+    }
+
+    #[test]
+    fn beta_has_its_mean_and_stays_in_range() {
+        for (a, b) in [(2.0, 5.0), (0.5, 0.5), (1.0, 1.0)] {
+            let d = Distribution::Beta { a, b, q: None };
+            let (mean, var) = moments(&d, 20_000);
+            let want_var = a * b / ((a + b) * (a + b) * (a + b + 1.0));
+            assert!((mean - a / (a + b)).abs() < 0.01, "{a} {b} {mean}");
+            assert!((var - want_var).abs() < 0.01, "{a} {b} {var}");
+        }
+    }
+
+    #[test]
+    fn quantised_normals_give_multiples() {
+        let d = Distribution::LogNormal {
+            mu: 3.0,
+            sigma: 0.5,
+            q: Some(Step { q: 8.0, integer: true }),
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        for _ in 0..500 {
+            let v = d.sample(&mut rng);
+            assert!(v.as_i64().unwrap() % 8 == 0, "{v}");
+            assert!(d.contains(&v));
+        }
+    }
+
+    #[test]
+    fn wandb_sampling_is_fixed_for_a_seed() {
+        let mut rng = ChaCha8Rng::seed_from_u64(42);
+        let got: Vec<String> = [
+            Distribution::Normal {
+                mu: 0.0,
+                sigma: 1.0,
+                q: None,
+            },
+            Distribution::LogNormal {
+                mu: 0.0,
+                sigma: 1.0,
+                q: None,
+            },
+            Distribution::Beta {
+                a: 2.0,
+                b: 3.0,
+                q: None,
+            },
+            Distribution::Beta {
+                a: 1.0,
+                b: 1.0,
+                q: Some(Step { q: 0.1, integer: false }),
+            },
+        ]
+        .iter()
+        .map(|d| d.sample(&mut rng).to_string())
+        .collect();
+        assert_eq!(got, ["1.44", "0.4792", "0.4355", "0.8"]);
     }
 }

@@ -25,6 +25,8 @@ mod plan;
 pub mod sampler;
 mod spec;
 mod suggest;
+/// W&B sweep files: the agent's command macros and argument formatting.
+pub mod wandb;
 
 pub use distribution::Distribution;
 pub use error::{Diagnostic, Pos, SpecError};

@@ -1,7 +1,7 @@
 //! From YAML text to a validated [`Spec`], collecting every problem with its
 //! key path and position.
 
-use crate::distribution::{Distribution, NAMES as DIST_NAMES};
+use crate::distribution::{Distribution, NAMES as DIST_NAMES, Step};
 use crate::duration::parse_duration;
 use crate::error::{Diagnostic, Pos, SpecError};
 use crate::locate::{Positions, index, join};
@@ -30,12 +30,50 @@ const TOP_KEYS: &[&str] = &[
     "slurm",
     "early_terminate",
     "tpe",
+    "program",
+    "command",
+    "project",
+    "entity",
+];
+/// Keys of W&B's schema that only W&B's servers act on, with what to do instead.
+const WANDB_SERVER_KEYS: &[(&str, &str)] = &[
+    ("controller", "sweep is its own controller; remove `controller`"),
+    (
+        "job",
+        "W&B Launch jobs are not run here; give `program:` (the training script) instead",
+    ),
+    (
+        "image_uri",
+        "container images are not run here; give `program:` (the training script) instead",
+    ),
+    (
+        "scheduler",
+        "custom W&B schedulers are not run here; use `method: random`, `grid` or `bayes`",
+    ),
+    (
+        "metrics",
+        "multi-objective sweeps are not supported; keep one `metric:`",
+    ),
+    ("apiVersion", "a W&B Launch setting; remove it"),
+    ("kind", "a W&B Launch setting; remove it"),
 ];
 /// The settings of the `tpe:` block.
 const TPE_KEYS: &[&str] = &["n_startup_trials", "n_ei_candidates", "multivariate", "constant_liar"];
 const SLURM_KEYS: &[&str] = &["partition", "account", "qos", "time", "mem", "constraint", "extra_args"];
-const PARAM_KEYS: &[&str] = &["value", "values", "probabilities", "distribution", "min", "max", "q"];
-const METRIC_KEYS: &[&str] = &["name", "goal"];
+const PARAM_KEYS: &[&str] = &[
+    "value",
+    "values",
+    "probabilities",
+    "distribution",
+    "min",
+    "max",
+    "q",
+    "mu",
+    "sigma",
+    "a",
+    "b",
+];
+const METRIC_KEYS: &[&str] = &["name", "goal", "target", "impute", "impute_while_running"];
 const RESOURCE_KEYS: &[&str] = &["cpus_per_trial", "gpus_per_trial", "max_concurrent"];
 const COMMAND_KEYS: &[&str] = &["command", "env"];
 /// Placeholders a `command:` may use besides its parameters.
@@ -46,6 +84,9 @@ pub fn parse(text: &str, path: &Path) -> Result<Spec, SpecError> {
     let mut cx = Cx {
         pos: Positions::of(text),
         diags: Vec::new(),
+        warnings: Vec::new(),
+        param_paths: Vec::new(),
+        nested: Vec::new(),
     };
     let spec = match serde_norway::from_str::<Value>(text) {
         Ok(root) => cx.spec(&root, path),
@@ -113,6 +154,13 @@ fn syntax_error(e: &serde_norway::Error) -> Diagnostic {
 struct Cx {
     pos: Positions,
     diags: Vec<Diagnostic>,
+    /// Accepted but worth saying: (key path, message).
+    warnings: Vec<(String, String)>,
+    /// The YAML key path of each parameter (nested ones sit under
+    /// `parameters.<group>.parameters`).
+    param_paths: Vec<(String, String)>,
+    /// Nested parameter groups, by their dotted names.
+    nested: Vec<String>,
 }
 
 type Entries<'v> = Vec<(&'v str, &'v Value)>;
@@ -162,8 +210,20 @@ fn to_param(v: &Value) -> Result<ParamValue, String> {
 fn as_f64(v: &Value) -> Option<f64> {
     match v {
         Value::Number(n) => n.as_f64().filter(|x| x.is_finite()),
+        // YAML 1.1 readers (PyYAML, so W&B) read `1e-3` as a string; a
+        // bound is a number either way.
+        Value::String(s) => number_text(s),
         _ => None,
     }
+}
+
+/// A string that spells a finite number in exponent form (`1e-3`, `5E+2`).
+fn number_text(s: &str) -> Option<f64> {
+    let t = s.trim();
+    let looks = t.contains(['e', 'E'])
+        && t.chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, 'e' | 'E' | '+' | '-' | '.'));
+    looks.then(|| t.parse::<f64>().ok()).flatten().filter(|x| x.is_finite())
 }
 
 fn is_int(v: &Value) -> bool {
@@ -283,9 +343,23 @@ impl Cx {
             return None;
         }
         let top = self.mapping(root, "", "a mapping of settings (method, parameters, ...)")?;
-        self.unknown_keys(&top, "", TOP_KEYS, wandb_hint);
+        let server_keys: Vec<&str> = WANDB_SERVER_KEYS.iter().map(|(k, _)| *k).collect();
+        let allowed: Vec<&str> = TOP_KEYS.iter().chain(&server_keys).copied().collect();
+        self.unknown_keys(&top, "", &allowed, wandb_hint);
+        for (k, help) in WANDB_SERVER_KEYS {
+            if Self::get(&top, k).is_some() {
+                self.bad_key(
+                    k,
+                    format!("`{k}` only means something to W&B's servers"),
+                    Some(help.to_string()),
+                );
+            }
+        }
+        let is_wandb = Self::get(&top, "program").is_some() || Self::get(&top, "command").is_some();
+        let project = Self::get(&top, "project").and_then(|v| self.string(v, "project", "a W&B project name"));
+        let entity = Self::get(&top, "entity").and_then(|v| self.string(v, "entity", "a W&B entity name"));
 
-        let name = self.name(Self::get(&top, "name"), path);
+        let name = self.name(Self::get(&top, "name"), path, is_wandb);
         let description = Self::get(&top, "description").and_then(|v| self.string(v, "description", "a string"));
         let method = match Self::get(&top, "method") {
             None => {
@@ -303,6 +377,9 @@ impl Cx {
             Some(v) => self
                 .word(v, "method", &["grid", "random", "tpe", "bayes"], |w| match w {
                     "hyperband" | "asha" => Some("early stopping is not a search method; use `tpe` or `random`".into()),
+                    "custom" => {
+                        Some("W&B's custom schedulers are not run here; use `bayes` (TPE), `random` or `grid`".into())
+                    }
                     _ => None,
                 })
                 .map(|w| match w.as_str() {
@@ -360,13 +437,30 @@ impl Cx {
             }
             Some(v) => self.parameters(v),
         };
-        let trainer = match Self::get(&top, "trainer") {
-            None => Some(Trainer::Builtin {
+        let trainer = match (Self::get(&top, "trainer"), is_wandb) {
+            (Some(_), true) => {
+                let at = if Self::get(&top, "program").is_some() {
+                    "program"
+                } else {
+                    "command"
+                };
+                self.bad_key(
+                    at,
+                    format!("`{at}` (a W&B sweep file's program) and `trainer` both say what trains a trial"),
+                    Some("keep `program:` (and `command:`) for a W&B training script, or `trainer:`".into()),
+                );
+                None
+            }
+            (None, true) => self.wandb_trainer(Self::get(&top, "program"), Self::get(&top, "command")),
+            (None, false) => Some(Trainer::Builtin {
                 settings: Params::new(),
             }),
-            Some(v) => self.trainer(v),
+            (Some(v), false) => self.trainer(v),
         };
-        let metric = self.metric(Self::get(&top, "metric"), trainer.as_ref());
+        let (metric, metric_target) = match self.metric(Self::get(&top, "metric"), trainer.as_ref()) {
+            Some((m, t)) => (Some(m), t),
+            None => (None, None),
+        };
 
         // Checks that need several sections at once.
         if let (Some(params), Some(trainer)) = (&parameters, &trainer) {
@@ -420,7 +514,85 @@ impl Cx {
             slurm: slurm?,
             early_terminate: early_terminate?,
             tpe: tpe?,
+            project,
+            entity,
+            metric_target,
+            warnings: std::mem::take(&mut self.warnings),
         })
+    }
+
+    /// A W&B sweep file's `program` and `command` as the trainer.
+    fn wandb_trainer(&mut self, program: Option<&Value>, command: Option<&Value>) -> Option<Trainer> {
+        let program = match program {
+            Some(v) => Some(self.string(v, "program", "the training script, e.g. train.py")?),
+            None => None,
+        };
+        let command = match command {
+            None => None,
+            Some(v) => Some(self.wandb_command(v)?),
+        };
+        let uses_program = command
+            .as_ref()
+            .is_none_or(|c| c.is_empty() || c.iter().any(|w| w == "${program}"));
+        let program = match program {
+            Some(p) => p,
+            None if uses_program => {
+                self.bad_key(
+                    "command",
+                    "`command` uses `${program}` but the file has no `program`",
+                    Some("add e.g. `program: train.py`".into()),
+                );
+                return None;
+            }
+            None => String::new(),
+        };
+        Some(Trainer::Wandb {
+            program,
+            command,
+            nested: self.nested.clone(),
+        })
+    }
+
+    /// W&B's `command:` list: words and macros, checked against the macros
+    /// the agent knows (an unknown whole-word macro is dropped by the agent:
+    /// kept, with a warning).
+    fn wandb_command(&mut self, v: &Value) -> Option<Vec<String>> {
+        let Value::Sequence(items) = v else {
+            self.bad_value(
+                "command",
+                format!("expected a list of words and macros, found {}", found(v)),
+                Some("e.g. `command: [${env}, python, ${program}, ${args}]`".into()),
+            );
+            return None;
+        };
+        let mut out = Vec::with_capacity(items.len());
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            let ip = index("command", i);
+            let word = match item {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => if *b { "True" } else { "False" }.to_string(),
+                other => {
+                    ok = false;
+                    self.bad_value(&ip, format!("expected a word, found {}", found(other)), None);
+                    continue;
+                }
+            };
+            if let Some(name) = word.strip_prefix("${").and_then(|w| w.strip_suffix('}'))
+                && !name.starts_with("envvar:")
+                && !crate::wandb::MACROS.contains(&name)
+            {
+                let hint = did_you_mean(name, crate::wandb::MACROS.iter().copied())
+                    .map_or(String::new(), |m| format!(" (did you mean `${{{m}}}`?)"));
+                self.warnings.push((
+                    ip.clone(),
+                    format!("`{word}` is not a W&B macro; the agent drops it, and so does sweep{hint}"),
+                ));
+            }
+            out.push(word);
+        }
+        ok.then_some(out)
     }
 
     fn slurm(&mut self, v: &Value) -> Option<SlurmSettings> {
@@ -550,7 +722,7 @@ impl Cx {
         ok.then_some(out)
     }
 
-    fn name(&mut self, v: Option<&Value>, path: &Path) -> Option<String> {
+    fn name(&mut self, v: Option<&Value>, path: &Path, wandb: bool) -> Option<String> {
         let (name, from_file) = match v {
             Some(v) => (self.string(v, "name", "a name for the results folder")?, false),
             None => (
@@ -567,6 +739,17 @@ impl Cx {
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
         if ok {
             return Some(name);
+        }
+        if wandb && !from_file {
+            // W&B's `name` is a display name ("LR sweep #2"): make a folder name of it.
+            let slug = slug(&name);
+            if !slug.is_empty() {
+                self.warnings.push((
+                    "name".into(),
+                    format!("results go to `results/{slug}` (`{name}` made a folder name)"),
+                ));
+                return Some(slug);
+            }
         }
         let help = Some("use letters, digits, `-`, `_` and `.`, e.g. `name: lr-sweep`".to_string());
         if from_file {
@@ -629,11 +812,12 @@ impl Cx {
         ok.then_some(res)
     }
 
-    fn metric(&mut self, v: Option<&Value>, trainer: Option<&Trainer>) -> Option<Metric> {
+    fn metric(&mut self, v: Option<&Value>, trainer: Option<&Trainer>) -> Option<(Metric, Option<f64>)> {
         let builtin = matches!(trainer, Some(Trainer::Builtin { .. }));
+        let wandb = matches!(trainer, Some(Trainer::Wandb { .. }));
         let Some(v) = v else {
             if builtin {
-                return Some(builtin::default_metric());
+                return Some((builtin::default_metric(), None));
             }
             if trainer.is_some() {
                 self.err(
@@ -646,9 +830,26 @@ impl Cx {
             return None;
         };
         let entries = self.mapping(v, "metric", "a mapping such as {name: val_accuracy, goal: maximize}")?;
-        self.unknown_keys(&entries, "metric", METRIC_KEYS, |k| {
-            (k == "target").then(|| "stopping at a target value is not supported; remove `target`".to_string())
+        self.unknown_keys(&entries, "metric", METRIC_KEYS, |_| None);
+        let target = Self::get(&entries, "target").and_then(|t| match as_f64(t) {
+            Some(x) => Some(x),
+            None => {
+                self.bad_value(
+                    "metric.target",
+                    format!("expected a number, found {}", found(t)),
+                    Some("the sweep stops once a trial's metric reaches `target`".into()),
+                );
+                None
+            }
         });
+        for k in ["impute", "impute_while_running"] {
+            if Self::get(&entries, k).is_some() {
+                self.warnings.push((
+                    join("metric", k),
+                    format!("`metric.{k}` is ignored: TPE models failed trials on its own"),
+                ));
+            }
+        }
         let name = match Self::get(&entries, "name") {
             Some(v) => self.string(v, "metric.name", "the name of a metric the trainer reports"),
             None => {
@@ -694,6 +895,8 @@ impl Cx {
                 }),
             None => match known_goal {
                 Some(g) => Some(g),
+                // W&B's schema: `goal` defaults to minimize.
+                None if wandb => Some(Goal::Minimize),
                 None => {
                     self.bad_key(
                         "metric",
@@ -704,12 +907,13 @@ impl Cx {
                 }
             },
         }?;
-        Some(Metric { name, goal })
+        Some((Metric { name, goal }, target))
     }
 
     fn parameters(&mut self, v: &Value) -> Option<Vec<Parameter>> {
-        let entries = self.mapping(v, "parameters", "a mapping from parameter names to their values")?;
-        if entries.is_empty() {
+        let mut out = Vec::new();
+        let ok = self.parameter_group(v, "parameters", "", &mut out);
+        if ok && out.is_empty() {
             self.bad_value(
                 "parameters",
                 "`parameters` is empty: a sweep needs at least one parameter",
@@ -717,22 +921,67 @@ impl Cx {
             );
             return None;
         }
-        let mut out = Vec::new();
+        ok.then_some(out)
+    }
+
+    /// The parameters of one `parameters:` mapping at YAML path `path`, their
+    /// names prefixed with `prefix` (`optimizer.` inside a nested group).
+    fn parameter_group(&mut self, v: &Value, path: &str, prefix: &str, out: &mut Vec<Parameter>) -> bool {
+        let Some(entries) = self.mapping(v, path, "a mapping from parameter names to their values") else {
+            return false;
+        };
+        if entries.is_empty() && !prefix.is_empty() {
+            self.bad_value(path, "a nested `parameters` is empty", None);
+            return false;
+        }
         let mut ok = true;
         for (name, pv) in entries {
-            match self.parameter(name, pv) {
+            let ypath = join(path, name);
+            let full = format!("{prefix}{name}");
+            if out.iter().any(|p| p.name == full) || self.nested.contains(&full) {
+                ok = false;
+                self.bad_key(&ypath, format!("`{full}` is named twice"), None);
+                continue;
+            }
+            // W&B's param_dict: a mapping holding only `parameters:`.
+            if let Value::Mapping(m) = pv
+                && m.contains_key("parameters")
+            {
+                if m.len() > 1 {
+                    ok = false;
+                    self.bad_key(
+                        &ypath,
+                        format!("`{name}` holds `parameters:` (a nested group) and other keys"),
+                        Some("a nested group holds only `parameters:`; move the other keys under it".into()),
+                    );
+                    continue;
+                }
+                self.nested.push(full.clone());
+                ok &= self.parameter_group(&m["parameters"], &join(&ypath, "parameters"), &format!("{full}."), out);
+                continue;
+            }
+            self.param_paths.push((full.clone(), ypath.clone()));
+            match self.parameter(name, &ypath, pv) {
                 Some(distribution) => out.push(Parameter {
-                    name: name.to_string(),
+                    name: full,
                     distribution,
                 }),
                 None => ok = false,
             }
         }
-        ok.then_some(out)
+        ok
     }
 
-    fn parameter(&mut self, name: &str, v: &Value) -> Option<Distribution> {
-        let path = join("parameters", name);
+    /// The YAML key path of a parameter.
+    fn param_path(&self, name: &str) -> String {
+        self.param_paths
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or_else(|| join("parameters", name), |(_, p)| p.clone())
+    }
+
+    fn parameter(&mut self, name: &str, path: &str, v: &Value) -> Option<Distribution> {
+        let path = path.to_string();
         let Value::Mapping(_) = v else {
             let help = match v {
                 Value::Sequence(_) => {
@@ -753,23 +1002,20 @@ impl Cx {
             return None;
         };
         let entries = self.mapping(v, &path, "a mapping")?;
-        self.unknown_keys(&entries, &path, PARAM_KEYS, |k| match k {
-            "mu" | "sigma" => Some("normal distributions are not supported; use uniform or log_uniform_values".into()),
-            _ => None,
-        });
+        self.unknown_keys(&entries, &path, PARAM_KEYS, |_| None);
         let get = |k: &str| Self::get(&entries, k);
         let explicit = match get("distribution") {
             None => None,
-            Some(dv) => Some(self.word(dv, &join(&path, "distribution"), DIST_NAMES, |w| match w {
-                "log_uniform" => Some("W&B's `log_uniform` takes exponents as min/max; write `log_uniform_values` with the values themselves (min: 1e-5, max: 1e-1)".into()),
-                "normal" | "q_normal" | "log_normal" | "q_log_normal" => Some("normal distributions are not supported; use uniform or log_uniform_values".into()),
-                _ => None,
-            })?),
+            Some(dv) => Some(self.word(dv, &join(&path, "distribution"), DIST_NAMES, |_| None)?),
         };
         let kind = match explicit.as_deref() {
+            // W&B's name for a weighted choice: our categorical with `probabilities`.
+            Some("categorical_w_probabilities") => "categorical",
             Some(k) => k,
             None if get("value").is_some() => "constant",
             None if get("values").is_some() => "categorical",
+            // W&B's rule: integer min and max are int_uniform, any other
+            // numbers uniform (`1e-3` read as a string by PyYAML included).
             None if get("min").is_some() || get("max").is_some() => {
                 if get("min").is_some_and(is_int) && get("max").is_some_and(is_int) && get("q").is_none() {
                     "int_uniform"
@@ -792,7 +1038,16 @@ impl Cx {
         let allowed: &[&str] = match kind {
             "constant" => &["value", "distribution"],
             "categorical" => &["values", "probabilities", "distribution"],
-            "uniform" | "int_uniform" | "log_uniform_values" => &["min", "max", "distribution"],
+            "uniform"
+            | "int_uniform"
+            | "log_uniform_values"
+            | "inv_log_uniform_values"
+            | "log_uniform"
+            | "inv_log_uniform" => &["min", "max", "distribution"],
+            "normal" | "log_normal" => &["mu", "sigma", "distribution"],
+            "q_normal" | "q_log_normal" => &["mu", "sigma", "q", "distribution"],
+            "beta" => &["a", "b", "distribution"],
+            "q_beta" => &["a", "b", "q", "distribution"],
             _ => &["min", "max", "q", "distribution"],
         };
         let mut ok = true;
@@ -828,9 +1083,100 @@ impl Cx {
                 }
             }
             "categorical" => self.categorical(&path, get("values"), get("probabilities")),
+            "normal" | "q_normal" | "log_normal" | "q_log_normal" | "beta" | "q_beta" => {
+                self.unbounded(&path, kind, &entries)
+            }
+            k if crate::distribution::EXPONENT_NAMES.contains(&k) => self.exponent_bounded(&path, kind, &entries),
             _ => self.numeric(&path, kind, get("min"), get("max"), get("q")),
         };
         if ok { dist } else { None }
+    }
+
+    /// W&B's normal, log_normal and beta (and their q_ forms), with W&B's
+    /// defaults: mu 0, sigma 1, a 1, b 1, q 1.0.
+    fn unbounded(&mut self, path: &str, kind: &str, entries: &Entries) -> Option<Distribution> {
+        let mut number = |key: &str, default: f64, positive: bool| -> Option<f64> {
+            let Some(v) = Self::get(entries, key) else {
+                return Some(default);
+            };
+            match as_f64(v) {
+                Some(x) if !positive || x > 0.0 => Some(x),
+                _ => {
+                    let want = if positive { "a number > 0" } else { "a number" };
+                    self.bad_value(&join(path, key), format!("expected {want}, found {}", found(v)), None);
+                    None
+                }
+            }
+        };
+        let (p1, p2) = if kind.ends_with("beta") {
+            (number("a", 1.0, true), number("b", 1.0, true))
+        } else {
+            (number("mu", 0.0, false), number("sigma", 1.0, true))
+        };
+        let q = if kind.starts_with("q_") {
+            let x = number("q", 1.0, true)?;
+            // W&B: `isinstance(q, int)` makes the values integers.
+            let integer = Self::get(entries, "q").is_some_and(is_int);
+            Some(Step { q: x, integer })
+        } else {
+            None
+        };
+        let (p1, p2) = (p1?, p2?);
+        Some(match kind.trim_start_matches("q_") {
+            "normal" => Distribution::Normal { mu: p1, sigma: p2, q },
+            "log_normal" => Distribution::LogNormal { mu: p1, sigma: p2, q },
+            _ => Distribution::Beta { a: p1, b: p2, q },
+        })
+    }
+
+    /// W&B's old `log_uniform`, `q_log_uniform` and `inv_log_uniform`, whose
+    /// `min`/`max` are natural-log exponents: read as the `*_values` forms
+    /// (`inv_log_uniform` draws `exp(-U(min, max))`, log-uniform on
+    /// `[e^-max, e^-min]`), with a warning as W&B gives.
+    fn exponent_bounded(&mut self, path: &str, kind: &str, entries: &Entries) -> Option<Distribution> {
+        let lo = Self::get(entries, "min").and_then(as_f64);
+        let hi = Self::get(entries, "max").and_then(as_f64);
+        let (Some(lo), Some(hi)) = (lo, hi) else {
+            // Let numeric() report what is missing or wrong.
+            return self.numeric(
+                path,
+                "uniform",
+                Self::get(entries, "min"),
+                Self::get(entries, "max"),
+                None,
+            );
+        };
+        let (vlo, vhi) = if kind == "inv_log_uniform" {
+            ((-hi).exp(), (-lo).exp())
+        } else {
+            (lo.exp(), hi.exp())
+        };
+        let (vlo, vhi) = (crate::distribution::round_sig(vlo), crate::distribution::round_sig(vhi));
+        let values_kind = if kind == "q_log_uniform" {
+            "q_log_uniform_values"
+        } else {
+            "log_uniform_values"
+        };
+        let min = Value::Number(vlo.into());
+        let max = Value::Number(vhi.into());
+        let mut dist = self.numeric(path, values_kind, Some(&min), Some(&max), Self::get(entries, "q"))?;
+        if let Distribution::QLogUniform { integer, .. } = &mut dist {
+            // W&B: `isinstance(q, int)` makes the values integers.
+            *integer = Self::get(entries, "q").is_some_and(is_int);
+        }
+        self.warnings.push((
+            join(path, "distribution"),
+            format!(
+                "`{kind}` takes natural-log exponents: min {} and max {} are the values {} to {}; write `distribution: {values_kind}, min: {}, max: {}` to say so",
+                format_float(lo),
+                format_float(hi),
+                format_float(vlo),
+                format_float(vhi),
+                format_float(vlo),
+                format_float(vhi),
+            ),
+        ));
+        Some(dist)
     }
 
     fn categorical(&mut self, path: &str, values: Option<&Value>, probs: Option<&Value>) -> Option<Distribution> {
@@ -986,7 +1332,8 @@ impl Cx {
         }
         Some(match kind {
             "uniform" => Distribution::Uniform { min: lo, max: hi },
-            "log_uniform_values" => Distribution::LogUniform { min: lo, max: hi },
+            // Drawn as exp(-U(-ln max, -ln min)): the same law as log_uniform_values.
+            "log_uniform_values" | "inv_log_uniform_values" => Distribution::LogUniform { min: lo, max: hi },
             "int_uniform" => {
                 if !ints {
                     self.bad_value(
@@ -1147,7 +1494,7 @@ impl Cx {
         match trainer {
             Trainer::Builtin { settings } => {
                 for p in params {
-                    let path = join("parameters", &p.name);
+                    let path = self.param_path(&p.name);
                     let Some(def) = builtin::param(&p.name) else {
                         let help = match did_you_mean(&p.name, builtin::names()) {
                             Some(s) => format!("did you mean `{s}`?"),
@@ -1201,6 +1548,7 @@ impl Cx {
                     }
                 }
             }
+            Trainer::Wandb { .. } => {}
         }
     }
 
@@ -1262,7 +1610,14 @@ impl Cx {
                     | Distribution::QUniform { min, max, .. }
                     | Distribution::QLogUniform { min, max, .. } => (min, max),
                     Distribution::IntUniform { min, max } => (min as f64, max as f64),
-                    _ => unreachable!(),
+                    _ => {
+                        self.bad_key(
+                            path,
+                            format!("`{}` needs bounds, and {} has none", def.name, numeric.name()),
+                            Some("use uniform, log_uniform_values or int_uniform with min and max".into()),
+                        );
+                        return;
+                    }
                 };
                 for (key, x) in [("min", lo), ("max", hi)] {
                     let v = if def.is_integer() {
@@ -1282,7 +1637,7 @@ impl Cx {
         match method {
             Method::Grid => {
                 for p in params {
-                    let path = join("parameters", &p.name);
+                    let path = self.param_path(&p.name);
                     if let Distribution::Categorical {
                         probabilities: Some(_), ..
                     } = p.distribution
@@ -1323,6 +1678,32 @@ impl Cx {
                 }
             }
             Method::Tpe { .. } => {
+                for p in params {
+                    if matches!(
+                        p.distribution,
+                        Distribution::Normal { .. } | Distribution::LogNormal { .. } | Distribution::Beta { .. }
+                    ) {
+                        let path = self.param_path(&p.name);
+                        let dp = if self.pos.key(&join(&path, "distribution")).is_some() {
+                            join(&path, "distribution")
+                        } else {
+                            path
+                        };
+                        self.bad_value(
+                            &dp,
+                            format!(
+                                "method: {} can't model `{}`: TPE needs a bounded space, and {} is not one",
+                                method.as_str(),
+                                p.name,
+                                p.distribution.name()
+                            ),
+                            Some(
+                                "use `method: random` to draw from it, or a bounded distribution (uniform, log_uniform_values, q_uniform)"
+                                    .into(),
+                            ),
+                        );
+                    }
+                }
                 if !has_run_cap {
                     let pos = self.pos.key("method");
                     self.err(
@@ -1350,7 +1731,8 @@ pub fn placeholders(arg: &str) -> Result<Vec<&str>, String> {
             return Err(format!("unclosed placeholder in `{arg}`"));
         };
         let name = &after[..end];
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        // Any name W&B allows: `train.learning_rate`, `model-dim`, `^lr`.
+        if name.is_empty() || name.chars().any(|c| c.is_whitespace() || matches!(c, '{' | '$')) {
             return Err(format!("`${{{name}}}` in `{arg}` is not a placeholder name"));
         }
         out.push(name);
@@ -1386,12 +1768,25 @@ fn sig3(x: f64) -> f64 {
 
 fn wandb_hint(key: &str) -> Option<String> {
     Some(match key {
-        "program" | "command" => {
-            "sweep runs your program with `trainer: {command: [python, train.py, --lr, \"${lr}\"]}`".into()
+        "early_terminate_config" | "sweep" => {
+            "W&B sweep files are read as they are; this key is not one of W&B's".into()
         }
-        "project" | "entity" => format!("`{key}` is a W&B setting with no meaning here; remove it"),
         _ => return None,
     })
+}
+
+/// A results-folder name made of a display name: lowercase letters, digits,
+/// `.`, `_`, and `-` for every other run of characters.
+fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() || matches!(c, '_' | '.') {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_matches(|c| c == '-' || c == '.').to_string()
 }
 
 fn example_help() -> String {
@@ -1554,6 +1949,166 @@ mod tests {
         assert_eq!(
             d[0].message,
             "expected one of grid, random, tpe, bayes, found `hyperopt`"
+        );
+    }
+
+    const WANDB_HEAD: &str = "program: train.py\nmethod: random\nrun_cap: 3\nmetric: {name: loss}\n";
+
+    fn wandb(params: &str) -> crate::spec::Spec {
+        parse(&format!("{WANDB_HEAD}parameters:\n{params}"), "t.yaml".as_ref()).unwrap()
+    }
+
+    #[test]
+    fn a_wandb_file_becomes_a_wandb_trainer_with_wandbs_defaults() {
+        let spec = parse(
+            &format!("{WANDB_HEAD}project: p\nentity: e\ncommand:\n  - ${{env}}\n  - ${{interpreter}}\n  - ${{program}}\n  - ${{args}}\nparameters:\n  lr: {{min: 0.1, max: 1}}\n"),
+            "t.yaml".as_ref(),
+        )
+        .unwrap();
+        assert_eq!(spec.project.as_deref(), Some("p"));
+        assert_eq!(spec.entity.as_deref(), Some("e"));
+        // W&B's schema: goal defaults to minimize.
+        assert_eq!(spec.metric.goal, sweep_core::Goal::Minimize);
+        let crate::spec::Trainer::Wandb {
+            program,
+            command,
+            nested,
+        } = &spec.trainer
+        else {
+            panic!("{:?}", spec.trainer)
+        };
+        assert_eq!(program, "train.py");
+        assert_eq!(command.as_ref().unwrap().len(), 4);
+        assert!(nested.is_empty());
+    }
+
+    #[test]
+    fn wandbs_inference_rule_for_min_and_max() {
+        use crate::distribution::Distribution as D;
+        let spec = wandb(
+            "  a: {max: 10, min: 1}\n  b: {min: 0, max: 0.5}\n  c: {min: \"1e-4\", max: 1e-2}\n  d: {min: 1e-4, max: 1e-2}\n",
+        );
+        let d: Vec<&D> = spec.parameters.iter().map(|p| &p.distribution).collect();
+        assert_eq!(*d[0], D::IntUniform { min: 1, max: 10 });
+        assert_eq!(*d[1], D::Uniform { min: 0.0, max: 0.5 });
+        // `1e-4` quoted (or read by PyYAML) is still a number.
+        assert_eq!(*d[2], D::Uniform { min: 1e-4, max: 1e-2 });
+        assert_eq!(*d[3], D::Uniform { min: 1e-4, max: 1e-2 });
+    }
+
+    #[test]
+    fn server_only_keys_are_refused_where_they_are() {
+        let d = problems(&format!(
+            "{WANDB_HEAD}job: my-job:latest\nimage_uri: x\nparameters:\n  lr: {{values: [1]}}\n"
+        ));
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert_eq!(d[0].message, "`job` only means something to W&B's servers");
+        assert_eq!(d[0].pos, at(5, 1));
+        assert!(d[0].help.as_deref().unwrap().contains("program:"));
+        assert_eq!(d[1].path, "image_uri");
+    }
+
+    #[test]
+    fn metric_target_is_kept_and_checked() {
+        let spec = parse(
+            "program: t.py\nmethod: grid\nmetric: {name: acc, goal: maximize, target: 0.99}\nparameters:\n  x: {values: [1]}\n",
+            "t.yaml".as_ref(),
+        )
+        .unwrap();
+        assert_eq!(spec.metric_target, Some(0.99));
+        let d = problems(
+            "program: t.py\nmethod: grid\nmetric: {name: acc, target: high}\nparameters:\n  x: {values: [1]}\n",
+        );
+        assert_eq!(d[0].path, "metric.target");
+        assert_eq!(d[0].message, "expected a number, found the string `high`");
+    }
+
+    #[test]
+    fn nested_groups_name_their_parameters_with_dots() {
+        let spec = wandb(
+            "  opt:\n    parameters:\n      lr: {value: 0.1}\n      inner:\n        parameters:\n          m: {values: [1, 2]}\n  top: {value: 1}\n",
+        );
+        let names: Vec<&str> = spec.parameters.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["opt.lr", "opt.inner.m", "top"]);
+        let crate::spec::Trainer::Wandb { nested, .. } = &spec.trainer else {
+            panic!()
+        };
+        assert_eq!(nested, &["opt", "opt.inner"]);
+        let d = problems(&format!(
+            "{WANDB_HEAD}parameters:\n  opt:\n    parameters:\n      lr: {{value: 0.1}}\n    value: 3\n"
+        ));
+        assert_eq!(
+            d[0].message,
+            "`opt` holds `parameters:` (a nested group) and other keys"
+        );
+        assert_eq!(d[0].pos, at(6, 3));
+        // Errors inside a group point into it.
+        let d = problems(&format!(
+            "{WANDB_HEAD}parameters:\n  opt:\n    parameters:\n      lr: {{min: 1, max: x}}\n"
+        ));
+        assert_eq!(d[0].path, "parameters.opt.parameters.lr.max");
+        assert_eq!(d[0].pos.map(|p| p.line), Some(8));
+    }
+
+    #[test]
+    fn tpe_refuses_unbounded_distributions_where_they_are() {
+        let d = problems(
+            "program: t.py\nmethod: bayes\nrun_cap: 5\nmetric: {name: l}\nparameters:\n  w: {distribution: beta, a: 2}\n  x: {distribution: normal}\n",
+        );
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert_eq!(d[0].path, "parameters.w.distribution");
+        assert!(d[0].message.contains("TPE needs a bounded space, and beta is not one"));
+        assert_eq!(d[1].pos, at(7, 21));
+    }
+
+    #[test]
+    fn unbounded_distributions_check_their_settings() {
+        let d = problems(&format!(
+            "{WANDB_HEAD}parameters:\n  x: {{distribution: normal, sigma: -1, min: 0}}\n"
+        ));
+        let msgs: Vec<&str> = d.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            msgs,
+            [
+                "expected a number > 0, found the number -1",
+                "`min` does not apply to a normal parameter"
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_macros_and_display_names_are_warnings() {
+        let spec = parse(
+            &format!("{WANDB_HEAD}name: LR sweep (v2)\ncommand:\n  - python\n  - ${{program}}\n  - ${{arg}}\nparameters:\n  x: {{values: [1]}}\n"),
+            "t.yaml".as_ref(),
+        )
+        .unwrap();
+        assert_eq!(spec.name, "lr-sweep-v2");
+        assert_eq!(spec.warnings.len(), 2);
+        assert_eq!(spec.warnings[1].0, "command[2]");
+        assert!(
+            spec.warnings[1].1.contains("did you mean `${args}`?"),
+            "{:?}",
+            spec.warnings
+        );
+    }
+
+    #[test]
+    fn method_custom_says_what_to_use() {
+        let d = problems("program: t.py\nmethod: custom\nmetric: {name: l}\nparameters:\n  x: {values: [1]}\n");
+        assert!(d[0].help.as_deref().unwrap().contains("custom schedulers"), "{d:?}");
+    }
+
+    #[test]
+    fn placeholders_take_every_name_wandb_allows() {
+        let spec = parse(
+            "method: grid\nmetric: {name: l, goal: minimize}\ntrainer:\n  command: [python, t.py, \"--lr=${train.learning_rate}\", \"${model-dim}\", \"${^w}\"]\nparameters:\n  train.learning_rate: {values: [0.1]}\n  model-dim: {values: [8]}\n  ^w: {values: [1]}\n",
+            "t.yaml".as_ref(),
+        );
+        assert!(spec.is_ok(), "{spec:?}");
+        assert_eq!(
+            super::placeholders("${a b}").unwrap_err(),
+            "`${a b}` in `${a b}` is not a placeholder name"
         );
     }
 }

@@ -127,6 +127,18 @@ pub enum Trainer {
         /// Extra environment variables.
         env: Vec<(String, String)>,
     },
+    /// A W&B sweep file's `program` (and `command`): run as `wandb agent`
+    /// would, the argv from [`crate::wandb::agent_argv`].
+    Wandb {
+        /// The training script (`train.py`), W&B's `${program}`.
+        program: String,
+        /// W&B's `command:` list with its macros; `None` is
+        /// `${env} ${interpreter} ${program} ${args}`.
+        command: Option<Vec<String>>,
+        /// The nested parameter groups (`optimizer` for `optimizer.lr`):
+        /// `${args}` writes each as one dict-valued argument.
+        nested: Vec<String>,
+    },
 }
 
 /// What each trial needs, and how many may run at once.
@@ -214,6 +226,61 @@ pub struct Parameter {
     pub distribution: Distribution,
 }
 
+impl Spec {
+    /// The argv of a trial of a W&B sweep file, as `wandb agent` would run
+    /// it (`None` for other trainers). `python` is `${interpreter}`;
+    /// `args_json_file` is where the launcher writes
+    /// [`crate::wandb::args_json`] when the command uses `${args_json_file}`.
+    pub fn agent_argv(&self, params: &Params, python: &str, args_json_file: &std::path::Path) -> Option<Vec<String>> {
+        match &self.trainer {
+            Trainer::Wandb {
+                program,
+                command,
+                nested,
+            } => Some(crate::wandb::agent_argv(
+                command.as_deref(),
+                program,
+                params,
+                python,
+                nested,
+                args_json_file,
+            )),
+            _ => None,
+        }
+    }
+}
+
+impl Spec {
+    /// One trial of a W&B sweep file as the launcher starts it (`None` for
+    /// other trainers): argv, files to write in `trial_dir`, environment.
+    /// The sweep's name is `WANDB_SWEEP_ID`, `run_id` is `WANDB_RUN_ID`.
+    pub fn agent_job(
+        &self,
+        params: &Params,
+        python: &str,
+        trial_dir: &std::path::Path,
+        run_id: &str,
+    ) -> Option<crate::wandb::AgentJob> {
+        match &self.trainer {
+            Trainer::Wandb {
+                program,
+                command,
+                nested,
+            } => Some(crate::wandb::agent_job(
+                command.as_deref(),
+                program,
+                params,
+                python,
+                nested,
+                trial_dir,
+                &self.name,
+                run_id,
+            )),
+            _ => None,
+        }
+    }
+}
+
 /// A validated sweep spec.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
@@ -249,6 +316,16 @@ pub struct Spec {
     pub early_terminate: Option<EarlyTerminate>,
     /// TPE's settings (the `tpe:` block), for `method: tpe`.
     pub tpe: TpeSettings,
+    /// W&B's `project`, kept to show; nothing is sent anywhere.
+    pub project: Option<String>,
+    /// W&B's `entity`, kept to show.
+    pub entity: Option<String>,
+    /// `metric.target`: the sweep may stop once a trial's metric reaches it
+    /// (at or below it when minimizing, at or above when maximizing).
+    pub metric_target: Option<f64>,
+    /// Things accepted but worth saying (W&B's old exponent-bounded
+    /// distributions), each with the key path it is about.
+    pub warnings: Vec<(String, String)>,
 }
 
 impl Spec {
@@ -257,7 +334,7 @@ impl Spec {
     pub fn trainer_params(&self, trial_params: &Params) -> Params {
         let mut all = match &self.trainer {
             Trainer::Builtin { settings } => settings.clone(),
-            Trainer::Command { .. } => Params::new(),
+            Trainer::Command { .. } | Trainer::Wandb { .. } => Params::new(),
         };
         all.extend(trial_params.iter().map(|(k, v)| (k.clone(), v.clone())));
         all
@@ -270,7 +347,7 @@ impl Spec {
             Trainer::Builtin { .. } => builtin::value_or_default(&self.trainer_params(trial_params), "epochs")
                 .and_then(|v| v.as_i64())
                 .map(|e| e as u64),
-            Trainer::Command { .. } => match trial_params.get("epochs") {
+            Trainer::Command { .. } | Trainer::Wandb { .. } => match trial_params.get("epochs") {
                 Some(ParamValue::Int(e)) if *e >= 0 => Some(*e as u64),
                 _ => None,
             },

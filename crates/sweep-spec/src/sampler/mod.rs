@@ -149,7 +149,7 @@ impl Trials {
             .map(|p| {
                 let def = match spec.trainer {
                     Trainer::Builtin { .. } => builtin::param(&p.name),
-                    Trainer::Command { .. } => None,
+                    Trainer::Command { .. } | Trainer::Wandb { .. } => None,
                 };
                 (p.name.clone(), def)
             })

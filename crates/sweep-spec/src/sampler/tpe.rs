@@ -34,7 +34,7 @@ mod truncnorm;
 
 pub use super::{ObsState, Observation};
 use super::{Proposal, Sampler};
-use crate::distribution::{Distribution, q_range, q_value, round_sig};
+use crate::distribution::{Distribution, Step, q_range, q_value, round_sig};
 use crate::spec::{Parameter, Spec};
 use parzen::{ParzenEstimator, Space};
 use rand_chacha::ChaCha8Rng;
@@ -260,6 +260,19 @@ fn single_value(d: &Distribution) -> Option<ParamValue> {
         Distribution::Uniform { min, max } | Distribution::LogUniform { min, max } => {
             (min == max).then_some(ParamValue::Float(*min))
         }
+        Distribution::Normal { .. } | Distribution::LogNormal { .. } | Distribution::Beta { .. } => None,
+    }
+}
+
+/// The range TPE models an unbounded W&B distribution on (the spec parser
+/// refuses them with `method: tpe`; this only keeps a hand-built spec from
+/// panicking): `mu ± 4 sigma` (in log space for log_normal), `[0, 1]` for beta.
+fn clipped_support(d: &Distribution) -> Option<(f64, f64, Option<Step>, bool)> {
+    match *d {
+        Distribution::Normal { mu, sigma, q } => Some((mu - 4.0 * sigma, mu + 4.0 * sigma, q, false)),
+        Distribution::LogNormal { mu, sigma, q } => Some(((mu - 4.0 * sigma).exp(), (mu + 4.0 * sigma).exp(), q, true)),
+        Distribution::Beta { q, .. } => Some((0.0, 1.0, q, false)),
+        _ => None,
     }
 }
 
@@ -306,6 +319,18 @@ fn model_space(d: &Distribution) -> Space {
         },
         Distribution::QUniform { min, max, q, .. } => grid(min, max, q, false),
         Distribution::QLogUniform { min, max, q, .. } => grid(min, max, q, true),
+        Distribution::Normal { .. } | Distribution::LogNormal { .. } | Distribution::Beta { .. } => {
+            let (low, high, q, log) = clipped_support(d).expect("an unbounded distribution");
+            match q {
+                Some(s) => grid(low, high, s.q, log),
+                None => Space::Numeric {
+                    low,
+                    high,
+                    step: 0.0,
+                    log,
+                },
+            }
+        }
         Distribution::Constant(_) => unreachable!("constants are not modelled"),
     }
 }
@@ -355,6 +380,16 @@ fn external(d: &Distribution, x: f64) -> ParamValue {
         Distribution::QUniform { min, max, q, integer } | Distribution::QLogUniform { min, max, q, integer } => {
             let (lo, hi) = q_range(min, max, q);
             q_value(((x / q).round() as i64).clamp(lo, hi), q, integer)
+        }
+        Distribution::Normal { .. } | Distribution::LogNormal { .. } | Distribution::Beta { .. } => {
+            let (low, high, q, _) = clipped_support(d).expect("an unbounded distribution");
+            match q {
+                Some(s) => {
+                    let (lo, hi) = q_range(low, high, s.q);
+                    q_value(((x / s.q).round() as i64).clamp(lo, hi), s.q, s.integer)
+                }
+                None => ParamValue::Float(round_sig(x).clamp(low, high)),
+            }
         }
         Distribution::Constant(ref v) => v.clone(),
     }
