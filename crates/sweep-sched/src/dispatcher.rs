@@ -1016,7 +1016,7 @@ impl Dispatcher {
                 .trainer_params(params)
                 .get("device")
                 .map_or_else(|| "cpu".to_string(), |d| d.to_string()),
-            sweep_spec::Trainer::Command { .. } => "cpu".into(),
+            sweep_spec::Trainer::Command { .. } | sweep_spec::Trainer::Wandb { .. } => "cpu".into(),
         }
     }
 }

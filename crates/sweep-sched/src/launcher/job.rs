@@ -87,6 +87,16 @@ impl JobPlan {
                     path.display().to_string(),
                 ]
             }
+            Trainer::Wandb { .. } => {
+                let job = spec
+                    .agent_job(&trial.params, python(), &tdir, trial.id.as_str())
+                    .expect("a W&B trainer");
+                for (path, text) in &job.files {
+                    std::fs::write(path, text)?;
+                }
+                env.extend(job.env);
+                job.argv
+            }
             Trainer::Command { argv, env: extra } => {
                 env.extend(extra.iter().cloned());
                 substitute(argv, &trial.params, &trial.id, &tdir.display().to_string(), trial.seed)
@@ -104,6 +114,23 @@ impl JobPlan {
             timeout: spec.timeout,
         })
     }
+}
+
+/// The interpreter of W&B's `${interpreter}`: `python`, or `python3` where
+/// there is no `python` on PATH (as on Debian), decided once.
+fn python() -> &'static str {
+    static PYTHON: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let on_path = |name: &str| {
+            std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+        };
+        if on_path("python") || !on_path("python3") {
+            "python"
+        } else {
+            tracing::info!("no `python` on PATH: W&B's ${{interpreter}} runs python3");
+            "python3"
+        }
+    })
 }
 
 /// The argv words of a `command:` trainer, placeholders filled in.
