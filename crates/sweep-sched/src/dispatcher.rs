@@ -126,6 +126,8 @@ pub enum Action {
     Journal(Entry),
     /// A grid or random trial that will come (listed as pending).
     Upcoming(Trial),
+    /// None of the trials announced with `Upcoming` will come.
+    DropUpcoming,
     /// Start an attempt.
     Start(Attempt),
     /// Stop one attempt: SIGTERM, grace, SIGKILL (`kill`: at once).
@@ -279,6 +281,8 @@ pub struct Dispatcher {
     /// Trials adopted at start (to re-attach to).
     adopt: Vec<(TrialId, Handle)>,
     sampler_done: bool,
+    /// A trial reached `metric.target`: nothing new is created.
+    target_reached: bool,
     /// 0: running; 1: Ctrl-C once; 2: twice.
     interrupts: u8,
     /// The launcher refused an attempt: the sweep stops.
@@ -357,6 +361,7 @@ impl Dispatcher {
             retrying: HashSet::new(),
             adopt: Vec::new(),
             sampler_done: false,
+            target_reached: false,
             interrupts: 0,
             refused: None,
             detached: Vec::new(),
@@ -411,6 +416,15 @@ impl Dispatcher {
                     });
                 }
             }
+        }
+        // A target reached before the resume stands: nothing new is created.
+        if let Some(target) = self.spec.metric_target {
+            let metric = &self.spec.metric;
+            self.target_reached = order.iter().any(|id| {
+                best_value(&self.replay.trials[id], metric)
+                    .is_some_and(|v| v == target || metric.goal.better(v, target))
+            });
+            self.sampler_done |= self.target_reached;
         }
         for id in &order {
             let r = &self.replay.trials[id];
@@ -633,6 +647,26 @@ impl Dispatcher {
             return;
         }
         let Some(value) = value else { return };
+        // W&B's `metric.target`: once a trial reaches it, no new trial is
+        // created; those running finish.
+        if let Some(target) = self.spec.metric_target
+            && value.is_finite()
+            && !self.target_reached
+            && (value == target || self.spec.metric.goal.better(value, target))
+        {
+            self.target_reached = true;
+            self.sampler_done = true;
+            self.upcoming.clear();
+            self.out.push(Action::DropUpcoming);
+            self.report(Progress::Warning {
+                trial: trial.clone(),
+                message: format!(
+                    "reached the target {} = {} at epoch {epoch}: no new trials",
+                    self.spec.metric.name,
+                    sweep_core::format_float(value)
+                ),
+            });
+        }
         if !value.is_finite() {
             let reason = format!(
                 "epoch {epoch}: {} is {}",

@@ -248,6 +248,7 @@ impl Shell {
                     writer.entry(&entry);
                 }
                 Action::Upcoming(t) => writer.upcoming(t),
+                Action::DropUpcoming => writer.drop_upcoming(),
                 Action::Start(attempt) => {
                     let plan = JobPlan {
                         spec: Arc::clone(&self.spec),

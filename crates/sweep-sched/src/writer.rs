@@ -20,6 +20,7 @@ pub const TABLES_EVERY: Duration = Duration::from_millis(500);
 enum Msg {
     Entry(Box<Entry>),
     Upcoming(Trial),
+    DropUpcoming,
     Flush(mpsc::Sender<std::io::Result<()>>),
 }
 
@@ -100,6 +101,10 @@ impl TableWriter {
                             state.upcoming.push_back(t);
                             dirty = true;
                         }
+                        Ok(Msg::DropUpcoming) => {
+                            state.upcoming.clear();
+                            dirty = true;
+                        }
                         Ok(Msg::Flush(ack)) => {
                             state.write();
                             dirty = false;
@@ -136,6 +141,11 @@ impl TableWriter {
     /// A trial that will come, listed as pending.
     pub fn upcoming(&self, t: Trial) {
         let _ = self.tx.send(Msg::Upcoming(t));
+    }
+
+    /// None of the trials announced as upcoming will come.
+    pub fn drop_upcoming(&self) {
+        let _ = self.tx.send(Msg::DropUpcoming);
     }
 
     /// Writes the tables now and waits for it (blocking): the first error

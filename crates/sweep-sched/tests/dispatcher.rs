@@ -115,7 +115,7 @@ impl Harness {
                 }
                 Action::Stop { trial, attempt, kill } => self.stops.push((trial, attempt, kill)),
                 Action::After { delay, event } => self.timers.push((delay, event)),
-                Action::Upcoming(_) | Action::Report(_) => {}
+                Action::Upcoming(_) | Action::DropUpcoming | Action::Report(_) => {}
             }
         }
     }
@@ -677,4 +677,35 @@ fn a_resumed_tpe_sweep_makes_the_same_suggestions() {
     drive(&mut resumed, usize::MAX);
     assert!(resumed.d.is_finished());
     assert_eq!(params_of(&resumed), want);
+}
+
+/// `metric.target`: once a trial's value reaches it, nothing new is created;
+/// trials already running finish.
+#[test]
+fn reaching_the_metric_target_stops_creating_trials() {
+    let mut spec = spec("resources: {cpus_per_trial: 0, max_concurrent: 2}\n", &xs(6));
+    spec.metric_target = Some(0.25);
+    let mut h = Harness::new(&spec, local_caps(), "local", 2, Replay::default(), false).unwrap();
+    let (a, b) = (h.starts[0].trial.id.clone(), h.starts[1].trial.id.clone());
+    h.launched(&a, 1);
+    h.epoch(&a, 1, 1, 0.5);
+    h.end(&a, 1, TrialStatus::Completed);
+    assert_eq!(h.starts.len(), 3, "0.5 misses the target: the next trial starts");
+    h.launched(&b, 1);
+    h.epoch(&b, 1, 1, 0.2);
+    h.end(&b, 1, TrialStatus::Completed);
+    assert_eq!(h.starts.len(), 3, "0.2 reaches it (minimize): nothing new");
+    assert!(!h.d.is_finished(), "the running trial finishes");
+    let c = h.starts[2].trial.id.clone();
+    h.end(&c, 1, TrialStatus::Completed);
+    assert!(h.d.is_finished());
+    assert_eq!(h.d.replay().order.len(), 3, "only three trials were created");
+    // A resume keeps to it: nothing new either.
+    let mut replay = Replay::default();
+    for e in h.journal.clone() {
+        replay.apply(e);
+    }
+    let h2 = Harness::new(&spec, local_caps(), "local", 2, replay, false).unwrap();
+    assert!(h2.starts.is_empty());
+    assert!(h2.d.is_finished());
 }
