@@ -56,10 +56,15 @@ impl Args for ParamFlags {
                 .default
                 .value()
                 .map_or_else(String::new, |v| format!(" [default: {v}]"));
+            // `--batch-size`, clap's kebab case, with the parameter's own
+            // name (`--batch_size`) kept as an alias.
+            let kebab: &'static str = Box::leak(def.name.replace('_', "-").into_boxed_str());
+            let mut arg = Arg::new(def.name).long(kebab);
+            if kebab != def.name {
+                arg = arg.visible_alias(def.name);
+            }
             cmd = cmd.arg(
-                Arg::new(def.name)
-                    .long(def.name)
-                    .allow_negative_numbers(true)
+                arg.allow_negative_numbers(true)
                     .value_parser(move |text: &str| parse_value(def, text))
                     .value_name(match def.kind {
                         Kind::Int { .. } => "N",
@@ -97,5 +102,17 @@ mod tests {
         assert!(parse_value(lr, "-1").is_err());
         let aug = builtin::param("augment").unwrap();
         assert_eq!(parse_value(aug, "true"), Ok(ParamValue::Bool(true)));
+    }
+
+    #[test]
+    fn kebab_case_flags_and_the_parameter_names_both_work() {
+        for flag in ["--batch-size", "--batch_size"] {
+            let m = ParamFlags::augment_args(Command::new("t"))
+                .try_get_matches_from(["t", flag, "32", "--lr", "0.01"])
+                .unwrap();
+            let p = ParamFlags::from_arg_matches(&m).unwrap().0;
+            assert_eq!(p["batch_size"], ParamValue::Int(32), "{flag}");
+            assert_eq!(p["lr"], ParamValue::Float(0.01));
+        }
     }
 }
