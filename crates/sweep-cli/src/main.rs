@@ -100,6 +100,14 @@ fn main() -> ExitCode {
     }
 }
 
+/// Says what the spec accepted but is worth knowing (W&B's old
+/// exponent-bounded distributions, unknown command macros), on stderr.
+pub(crate) fn warn_spec(spec: &sweep_spec::Spec) {
+    for (path, message) in &spec.warnings {
+        eprintln!("warning: {path}: {message}");
+    }
+}
+
 /// Prints an error for a person and picks the exit status.
 fn report(err: &anyhow::Error) -> ExitCode {
     if is_broken_pipe(err) {

@@ -48,6 +48,7 @@ fn startup_plan(spec: &Spec) -> Plan {
 
 pub fn run(args: &PlanArgs) -> Result<()> {
     let spec = sweep_spec::load_spec(&args.spec)?;
+    crate::warn_spec(&spec);
     let (spec, plan) = if matches!(spec.method, Method::Tpe { .. }) {
         let plan = startup_plan(&spec);
         (spec, plan)

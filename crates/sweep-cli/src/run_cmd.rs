@@ -203,7 +203,11 @@ impl Display {
             Progress::Stopping { trial, status, reason } => {
                 self.say(format!("          stopping {trial} ({status}): {reason}"));
             }
-            Progress::Warning { trial, message } => self.say(format!("warning: trial {trial}: {message}")),
+            Progress::Warning {
+                trial: Some(trial),
+                message,
+            } => self.say(format!("warning: trial {trial}: {message}")),
+            Progress::Warning { trial: None, message } => self.say(format!("warning: {message}")),
             Progress::Interrupted { kill } => self.say(if kill {
                 "second interrupt: killing running trials".to_string()
             } else {
@@ -221,6 +225,7 @@ impl Display {
 
 pub fn run(args: &RunArgs) -> Result<u8> {
     let spec = sweep_spec::load_spec(&args.spec)?;
+    crate::warn_spec(&spec);
     let text = std::fs::read_to_string(&args.spec).with_context(|| format!("cannot read {}", args.spec.display()))?;
     let dir = ResultsDir::new(args.results.join(&spec.name));
     let mut opts = RunOptions::new(std::env::current_exe().context("cannot find the sweep binary to run workers")?);

@@ -21,7 +21,8 @@ pub struct StatusArgs {
 fn last_epoch(dir: &ResultsDir, id: &sweep_core::TrialId, metric: &str) -> String {
     let events = dir.trial_dir(id).join("events.jsonl");
     let path = if events.exists() { events } else { dir.stdout_log(id) };
-    let text = std::fs::read_to_string(path).unwrap_or_default();
+    // Only the end of the file: a trial's log can be gigabytes.
+    let text = sweep_sched::output::file_tail_bytes(&path, 64 << 10);
     text.lines()
         .rev()
         .find_map(|l| match TrialEvent::parse_line(l).event() {
@@ -59,9 +60,9 @@ pub fn status(args: &StatusArgs) -> Result<()> {
     let handles = running_handles(&replay);
     let queue = launcher::queue_states(&handles);
     let mut counts: Vec<(String, usize)> = Vec::new();
-    let mut bump = |k: String| match counts.iter_mut().find(|(s, _)| *s == k) {
-        Some((_, n)) => *n += 1,
-        None => counts.push((k, 1)),
+    let mut bump_by = |k: String, by: usize| match counts.iter_mut().find(|(s, _)| *s == k) {
+        Some((_, n)) => *n += by,
+        None => counts.push((k, by)),
     };
     let mut table = Table::new(vec![
         "#".into(),
@@ -73,11 +74,14 @@ pub fn status(args: &StatusArgs) -> Result<()> {
     for id in &replay.order {
         let r = &replay.trials[id];
         if r.status != TrialStatus::Running {
-            bump(if r.retry {
-                "to retry".into()
-            } else {
-                r.status.to_string()
-            });
+            bump_by(
+                if r.retry {
+                    "to retry".into()
+                } else {
+                    r.status.to_string()
+                },
+                1,
+            );
             continue;
         }
         let state = match (&queue, &r.handle) {
@@ -85,11 +89,14 @@ pub fn status(args: &StatusArgs) -> Result<()> {
             (Ok(q), Some(h)) => q.get(h).cloned().unwrap_or_else(|| "running".into()),
             (Err(_), Some(_)) => "unknown (the queue could not be read)".into(),
         };
-        bump(match state.split_whitespace().next() {
-            Some("queued") => "queued".into(),
-            Some("running") => "running".into(),
-            _ => "ended unrecorded".into(),
-        });
+        bump_by(
+            match state.split_whitespace().next() {
+                Some("queued") => "queued".into(),
+                Some("running") => "running".into(),
+                _ => "ended unrecorded".into(),
+            },
+            1,
+        );
         table.row(vec![
             r.ordinal.to_string(),
             id.to_string(),
@@ -102,9 +109,7 @@ pub fn status(args: &StatusArgs) -> Result<()> {
     if let Some(total) = replay.total
         && total as usize > created
     {
-        for _ in created..total as usize {
-            bump("pending".into());
-        }
+        bump_by("pending".into(), total as usize - created);
     }
     let tally: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
     let total = replay.total.map_or(created, |t| (t as usize).max(created));

@@ -208,10 +208,10 @@ pub enum Progress {
         /// Whether it will be tried again.
         retry: bool,
     },
-    /// A warning about a trial.
+    /// A warning about a trial, or the sweep (no trial).
     Warning {
-        /// The trial.
-        trial: TrialId,
+        /// The trial it is about, if any.
+        trial: Option<TrialId>,
         /// What.
         message: String,
     },
@@ -592,7 +592,10 @@ impl Dispatcher {
                     self.on_epoch(trial, attempt, epoch, metrics);
                 }
             }
-            Event::Warning { trial, message } => self.report(Progress::Warning { trial, message }),
+            Event::Warning { trial, message } => self.report(Progress::Warning {
+                trial: Some(trial),
+                message,
+            }),
             Event::Ended {
                 trial,
                 attempt,
@@ -659,7 +662,7 @@ impl Dispatcher {
             self.upcoming.clear();
             self.out.push(Action::DropUpcoming);
             self.report(Progress::Warning {
-                trial: trial.clone(),
+                trial: Some(trial.clone()),
                 message: format!(
                     "reached the target {} = {} at epoch {epoch}: no new trials",
                     self.spec.metric.name,
@@ -902,11 +905,7 @@ impl Dispatcher {
                         return None;
                     }
                     Ask::Failed(e) => {
-                        self.sampler_done = true;
-                        self.report(Progress::Warning {
-                            trial: TrialId::from_string("-"),
-                            message: format!("{}: {} ({})", e.path, e.message, e.help),
-                        });
+                        self.sampler_failed(&e);
                         return None;
                     }
                 }
@@ -919,6 +918,15 @@ impl Dispatcher {
             seed: trial.seed,
         });
         Some(trial.id)
+    }
+
+    /// The sampler cannot go on: no new trials; the person is told why.
+    fn sampler_failed(&mut self, e: &sweep_spec::PlanError) {
+        self.sampler_done = true;
+        self.report(Progress::Warning {
+            trial: None,
+            message: format!("{}: {} ({})", e.path, e.message, e.help),
+        });
     }
 
     /// Keeps the list of upcoming grid/random trials full.
@@ -934,13 +942,7 @@ impl Dispatcher {
                 }
                 Ask::Wait => break,
                 Ask::Done => self.sampler_done = true,
-                Ask::Failed(e) => {
-                    self.sampler_done = true;
-                    self.report(Progress::Warning {
-                        trial: TrialId::from_string("-"),
-                        message: format!("{}: {} ({})", e.path, e.message, e.help),
-                    });
-                }
+                Ask::Failed(e) => self.sampler_failed(&e),
             }
         }
     }

@@ -311,26 +311,37 @@ where
 /// The [`Tail`] of a file's last bytes (a SLURM job's stderr), as text;
 /// empty when it cannot be read. Only the end of the file is read.
 pub fn file_tail(path: &Path) -> String {
+    let mut tail = Tail::default();
+    tail.push(&file_end(path, 2 * TAIL_BYTES as u64));
+    tail.text()
+}
+
+/// The last `max` bytes of a file at most, from the first whole line in
+/// them, as text (lossy): what a person needs of a log that may be huge.
+pub fn file_tail_bytes(path: &Path, max: u64) -> String {
+    String::from_utf8_lossy(&file_end(path, max)).into_owned()
+}
+
+/// The last `max` bytes of a file, starting after the first line break when
+/// the read begins mid-line; empty when it cannot be read.
+fn file_end(path: &Path, max: u64) -> Vec<u8> {
     use std::io::{Read, Seek, SeekFrom};
     let Ok(mut f) = std::fs::File::open(path) else {
-        return String::new();
+        return Vec::new();
     };
     let len = f.metadata().map_or(0, |m| m.len());
-    let start = len.saturating_sub(2 * TAIL_BYTES as u64);
+    let start = len.saturating_sub(max);
     let mut bytes = Vec::new();
-    if f.seek(SeekFrom::Start(start)).is_err() || f.take(2 * TAIL_BYTES as u64).read_to_end(&mut bytes).is_err() {
-        return String::new();
+    if f.seek(SeekFrom::Start(start)).is_err() || f.take(max).read_to_end(&mut bytes).is_err() {
+        return Vec::new();
     }
-    let mut rest = &bytes[..];
     // Read from the middle of a line: start at the next one, if any.
     if start > 0
-        && let Some(i) = rest.iter().position(|&b| b == b'\n' || b == b'\r')
+        && let Some(i) = bytes.iter().position(|&b| b == b'\n' || b == b'\r')
     {
-        rest = &rest[i + 1..];
+        bytes.drain(..=i);
     }
-    let mut tail = Tail::default();
-    tail.push(rest);
-    tail.text()
+    bytes
 }
 
 /// Follows a file that another process appends lines to (a SLURM job's
