@@ -45,6 +45,38 @@ pub enum TrialEvent {
         /// What went wrong, for a person.
         message: String,
     },
+    /// A checkpoint of the state after `epoch` is saved in
+    /// `SWEEP_CHECKPOINT_DIR`: an attempt started again continues from it.
+    Checkpoint {
+        /// The last epoch the checkpoint holds.
+        epoch: u32,
+        /// Its size on disk, when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bytes: Option<u64>,
+        /// Seconds it took to write, when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seconds: Option<f64>,
+    },
+    /// This attempt continues from a checkpoint taken after `epoch`: epochs
+    /// up to it are not trained again (those it does not report again are
+    /// taken from earlier attempts).
+    Resumed {
+        /// The checkpoint's last epoch.
+        epoch: u32,
+    },
+    /// The trainer saved its state and stops before finishing (SLURM's
+    /// warning signal before a time limit): the trial is continued by a new
+    /// attempt, which does not count against `retries`.
+    Suspended {
+        /// The last epoch its checkpoint holds.
+        epoch: u32,
+    },
+    /// Something the person should know that does not stop the trial
+    /// (a damaged checkpoint refused, a fallback taken).
+    Warning {
+        /// What happened, for a person.
+        message: String,
+    },
 }
 
 /// What one stdout line of a trainer is, for the worker protocol.
@@ -197,6 +229,34 @@ mod tests {
         // A bare word where a count belongs is still refused.
         let why = malformed(r#"{"event": "epoch", "epoch": NaN, "loss": 1}"#);
         assert!(why.contains("expected u32"), "{why}");
+    }
+
+    #[test]
+    fn checkpoint_events_read_with_and_without_their_costs() {
+        assert_eq!(
+            TrialEvent::parse_line(r#"{"event": "checkpoint", "epoch": 3}"#),
+            ParsedLine::Event(TrialEvent::Checkpoint {
+                epoch: 3,
+                bytes: None,
+                seconds: None
+            })
+        );
+        let ev = TrialEvent::Checkpoint {
+            epoch: 4,
+            bytes: Some(1024),
+            seconds: Some(0.25),
+        };
+        assert_eq!(ev.to_line(), r#"{"event":"checkpoint","epoch":4,"bytes":1024,"seconds":0.25}"#);
+        assert_eq!(TrialEvent::parse_line(&ev.to_line()), ParsedLine::Event(ev));
+        assert_eq!(
+            TrialEvent::parse_line(r#"{"event":"resumed","epoch":3}"#),
+            ParsedLine::Event(TrialEvent::Resumed { epoch: 3 })
+        );
+        assert_eq!(
+            TrialEvent::parse_line(r#"{"event":"suspended","epoch":2}"#),
+            ParsedLine::Event(TrialEvent::Suspended { epoch: 2 })
+        );
+        assert!(malformed(r#"{"event":"resumed"}"#).contains("missing field `epoch`"));
     }
 
     #[test]

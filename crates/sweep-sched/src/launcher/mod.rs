@@ -197,6 +197,9 @@ pub struct Ending {
     pub diverged: Option<String>,
     /// Its `error` message.
     pub error: Option<String>,
+    /// The checkpoint's epoch, when it printed `suspended` (saved its state
+    /// to be continued).
+    pub suspended: Option<u32>,
 }
 
 impl Ending {
@@ -210,6 +213,7 @@ impl Ending {
                 self.diverged = Some(format!("epoch {epoch}: {reason}"));
             }
             ParsedLine::Event(TrialEvent::Error { message }) => self.error = Some(message.clone()),
+            ParsedLine::Event(TrialEvent::Suspended { epoch }) => self.suspended = Some(*epoch),
             _ => {}
         }
         parsed
