@@ -28,11 +28,17 @@ pub enum Format {
     Json,
 }
 
-/// A TPE sweep's startup trials: the ones drawn at random before TPE has
-/// results to learn from (the same draws `sweep run` makes).
-fn startup_plan(spec: &Spec) -> Plan {
+/// The first trials of a sweep that is not listed ahead in full: TPE's
+/// startup trials (drawn at random before TPE has results to learn from),
+/// or the first draws of a random search with no `run_cap` (the same draws
+/// `sweep run` makes).
+fn preview(spec: &Spec) -> Plan {
     let mut trials = sweep_spec::sampler::Trials::new(spec).expect("validated");
-    let n = u64::from(spec.tpe.n_startup_trials).min(spec.run_cap.unwrap_or(u64::MAX));
+    let n = match spec.method {
+        Method::Tpe { .. } => u64::from(spec.tpe.n_startup_trials),
+        _ => PREVIEW,
+    }
+    .min(spec.run_cap.unwrap_or(u64::MAX));
     let mut out = Vec::new();
     for _ in 0..n {
         match trials.next(&[]) {
@@ -46,11 +52,23 @@ fn startup_plan(spec: &Spec) -> Plan {
     }
 }
 
+/// Draws shown for a random search with no end.
+const PREVIEW: u64 = 10;
+
+/// Whether the sweep's trials are only previewed, not listed in full.
+fn previewed(spec: &Spec) -> bool {
+    match spec.method {
+        Method::Tpe { .. } => true,
+        Method::Random => sweep_spec::plan(spec).is_err(),
+        Method::Grid => false,
+    }
+}
+
 pub fn run(args: &PlanArgs) -> Result<()> {
     let spec = sweep_spec::load_spec(&args.spec)?;
     crate::warn_spec(&spec);
-    let (spec, plan) = if matches!(spec.method, Method::Tpe { .. }) {
-        let plan = startup_plan(&spec);
+    let (spec, plan) = if previewed(&spec) {
+        let plan = preview(&spec);
         (spec, plan)
     } else {
         sweep_spec::load(&args.spec)?
@@ -69,6 +87,17 @@ pub fn run(args: &PlanArgs) -> Result<()> {
     Ok(())
 }
 
+/// How the sweep stops, or what to add so it does.
+pub fn stops(spec: &Spec) -> String {
+    match sweep_spec::ending(spec, None) {
+        Some(e) => format!("the sweep stops {e}"),
+        None => format!(
+            "nothing stops this sweep but Ctrl-C: `sweep run` needs `--count N` (as `wandb agent --count`), or add `run_cap` or `metric.target` to {}",
+            spec.path.display()
+        ),
+    }
+}
+
 fn columns(spec: &Spec) -> Vec<&str> {
     spec.parameters.iter().map(|p| p.name.as_str()).collect()
 }
@@ -82,14 +111,16 @@ fn cells(trial: &Trial, columns: &[&str]) -> impl Iterator<Item = String> {
 fn summary(spec: &Spec, plan: &Plan) -> String {
     let n = plan.trials.len();
     if let Method::Tpe { .. } = spec.method {
-        let cap = spec.run_cap.unwrap_or(0);
         return format!(
-            "the {n} startup trials above are drawn at random; then TPE suggests each of the other {} from the results so far (multivariate {}, constant liar {}, {} candidates); the sweep stops after run_cap = {cap} trials",
-            cap.saturating_sub(n as u64),
+            "the {n} startup trials above are drawn at random; then TPE suggests each next trial from the results so far (multivariate {}, constant liar {}, {} candidates); {}",
             spec.tpe.multivariate,
             spec.tpe.constant_liar,
-            spec.tpe.n_ei_candidates
+            spec.tpe.n_ei_candidates,
+            stops(spec)
         );
+    }
+    if previewed(spec) {
+        return format!("the first {n} draws of the search; {}", stops(spec));
     }
     let mut s = format!("{n} trial{}", if n == 1 { "" } else { "s" });
     match plan.epoch_budget(spec) {
@@ -100,6 +131,9 @@ fn summary(spec: &Spec, plan: &Plan) -> String {
         && total > n as u128
     {
         s.push_str(&format!(" (first {n} of {total} grid combinations: run_cap)"));
+    }
+    if spec.metric_target.is_some() {
+        s.push_str(&format!("; {}", stops(spec)));
     }
     s
 }
@@ -139,13 +173,31 @@ fn render_table(spec: &Spec, plan: &Plan) -> String {
             )
         }
     };
+    let target = spec
+        .metric_target
+        .map(|t| format!(", target {}", sweep_core::format_float(t)))
+        .unwrap_or_default();
     let mut out = format!(
-        "sweep {} ({}): {space}; ranked by {} ({})\n\n",
+        "sweep {} ({}): {space}; ranked by {} ({}{target})\n",
         spec.name,
         spec.path.display(),
         spec.metric.name,
         spec.metric.goal.as_str()
     );
+    if spec.project.is_some() || spec.entity.is_some() {
+        let mut w = Vec::new();
+        if let Some(p) = &spec.project {
+            w.push(format!("project {p}"));
+        }
+        if let Some(e) = &spec.entity {
+            w.push(format!("entity {e}"));
+        }
+        out.push_str(&format!(
+            "W&B {} (shown only: sweep runs offline and sends nothing)\n",
+            w.join(", ")
+        ));
+    }
+    out.push('\n');
     let mut header = vec!["#".to_string(), "id".to_string()];
     header.extend(cols.iter().map(|c| c.to_string()));
     let mut table = Table::new(header);
@@ -187,6 +239,11 @@ fn to_json(spec: &Spec, plan: &Plan) -> serde_json::Value {
         "spec": spec.path,
         "method": spec.method.as_str(),
         "metric": spec.metric,
+        "target": spec.metric_target,
+        "project": spec.project,
+        "entity": spec.entity,
+        "stops": sweep_spec::ending(spec, None),
+        "listed_in_full": !previewed(spec),
         "count": plan.trials.len(),
         "grid_size": plan.grid_size.map(|g| u64::try_from(g).unwrap_or(u64::MAX)),
         "epoch_budget": plan.epoch_budget(spec),

@@ -50,6 +50,12 @@ pub struct RunArgs {
     /// progress; `sweep run` again re-attaches (nothing is submitted twice).
     #[arg(long)]
     pub detach: bool,
+    /// Create at most N new trials in this run, then finish (as `wandb
+    /// agent --count`): what stops a random or TPE sweep with no `run_cap`.
+    /// Trials from an earlier run of the sweep do not count; running the
+    /// command again adds N more.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
 }
 
 fn params_text(t: &Trial) -> String {
@@ -99,6 +105,10 @@ impl Display {
                 results,
                 moved_aside,
             } => {
+                let count = match total {
+                    Some(t) => format!("{t} trials"),
+                    None => "trials created until the metric's target is reached".to_string(),
+                };
                 let total = total.unwrap_or(0);
                 self.total = total;
                 self.done = kept;
@@ -110,7 +120,7 @@ impl Display {
                 } else {
                     String::new()
                 };
-                self.say(format!("{total} trials{resumed}; results in {}", results.display()));
+                self.say(format!("{count}{resumed}; results in {}", results.display()));
                 if let Some(m) = &self.multi {
                     let bar = m.add(
                         ProgressBar::new(total as u64).with_style(
@@ -232,6 +242,7 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     opts.cpus = args.cpus;
     opts.restart = args.restart;
     opts.detach = args.detach;
+    opts.count = args.count;
     opts.launcher = args.launcher;
     opts.grace = Duration::from_secs_f64(args.grace.max(0.0));
     let fancy = !args.plain && std::io::stderr().is_terminal();

@@ -246,7 +246,10 @@ mod tests {
             bytes: Some(1024),
             seconds: Some(0.25),
         };
-        assert_eq!(ev.to_line(), r#"{"event":"checkpoint","epoch":4,"bytes":1024,"seconds":0.25}"#);
+        assert_eq!(
+            ev.to_line(),
+            r#"{"event":"checkpoint","epoch":4,"bytes":1024,"seconds":0.25}"#
+        );
         assert_eq!(TrialEvent::parse_line(&ev.to_line()), ParsedLine::Event(ev));
         assert_eq!(
             TrialEvent::parse_line(r#"{"event":"resumed","epoch":3}"#),

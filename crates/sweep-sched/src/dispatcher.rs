@@ -241,6 +241,8 @@ pub struct Settings {
     pub results: PathBuf,
     /// Where an old folder was moved (for the display).
     pub moved_aside: Option<PathBuf>,
+    /// At most this many new trials (`--count`).
+    pub count: Option<u64>,
 }
 
 /// Why the dispatcher cannot start from a journal.
@@ -329,6 +331,9 @@ impl Dispatcher {
                     r.ordinal
                 )));
             }
+        }
+        if let Some(n) = settings.count {
+            trials.limit_new(n);
         }
         let foreign: Vec<&Handle> = replay
             .order

@@ -39,6 +39,9 @@ pub struct RunOptions {
     /// Submit every trial, journal the handles and return without following
     /// them (`sweep run` again re-attaches); launchers that can only.
     pub detach: bool,
+    /// Create at most this many new trials in this run (`--count`, as
+    /// `wandb agent --count`); trials of an earlier run do not count.
+    pub count: Option<u64>,
 }
 
 impl RunOptions {
@@ -53,6 +56,7 @@ impl RunOptions {
             restart: false,
             launcher: None,
             detach: false,
+            count: None,
         }
     }
 }
@@ -121,6 +125,19 @@ pub async fn run_with(
         return Err(SchedError::NeverFits(why));
     }
     let trials = Trials::new(spec).map_err(|e| SchedError::Usage(format!("{}: {} ({})", e.path, e.message, e.help)))?;
+    if sweep_spec::ending(spec, opts.count).is_none() {
+        return Err(SchedError::Usage(format!(
+            "method: {} with no `run_cap` and no `metric.target` never stops on its own: pass `--count N` to create N trials (as `wandb agent --count`), or add `run_cap` to {}",
+            spec.method.as_str(),
+            spec.path.display()
+        )));
+    }
+    if opts.detach && !trials.fixed() {
+        return Err(SchedError::Usage(format!(
+            "--detach submits every trial at once, but method: {} creates each trial from the results so far, so the orchestrator must keep running: run `sweep run` without --detach (inside an sbatch job of its own for an overnight run)",
+            spec.method.as_str()
+        )));
+    }
     // One orchestrator per results folder.
     let held = if dir.root().exists() {
         Some(resume::lock(dir)?)
@@ -169,6 +186,7 @@ pub async fn run_with(
         detach: opts.detach,
         results: dir.root().to_path_buf(),
         moved_aside,
+        count: opts.count,
     };
     let pruner = spec
         .early_terminate

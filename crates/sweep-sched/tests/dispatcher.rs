@@ -61,6 +61,19 @@ impl Harness {
         replay: Replay,
         detach: bool,
     ) -> Result<Harness, ResumeError> {
+        Harness::counted(spec, caps, launcher, cpus, replay, detach, None)
+    }
+
+    /// As [`Harness::new`], creating at most `count` new trials (`--count`).
+    fn counted(
+        spec: &Spec,
+        caps: Caps,
+        launcher: &str,
+        cpus: u32,
+        replay: Replay,
+        detach: bool,
+        count: Option<u64>,
+    ) -> Result<Harness, ResumeError> {
         let request = if caps.local_gpus {
             Request {
                 cpus: spec.resources.cpus_per_trial,
@@ -84,6 +97,7 @@ impl Harness {
             detach,
             results: PathBuf::from("results/t"),
             moved_aside: None,
+            count,
         };
         let pruner = spec
             .early_terminate
@@ -708,4 +722,51 @@ fn reaching_the_metric_target_stops_creating_trials() {
     let h2 = Harness::new(&spec, local_caps(), "local", 2, replay, false).unwrap();
     assert!(h2.starts.is_empty());
     assert!(h2.d.is_finished());
+}
+
+/// `--count N`: a TPE sweep with no `run_cap` creates N trials, then ends;
+/// run again with `--count`, it creates N more and continues the same
+/// stream of suggestions.
+#[test]
+fn count_caps_the_new_trials_of_each_run() {
+    let text = "name: t\nmethod: tpe\nseed: 5\nmetric: {name: loss, goal: minimize}\n\
+                tpe: {n_startup_trials: 2}\nresources: {cpus_per_trial: 0, max_concurrent: 1}\n\
+                trainer: {command: [\"true\"]}\nparameters:\n  x: {min: 0.0, max: 1.0}\n";
+    let spec = sweep_spec::parse(text, "t.yaml".as_ref()).unwrap();
+    assert_eq!(spec.run_cap, None);
+    assert_eq!(sweep_spec::ending(&spec, None), None, "nothing ends it");
+    let drive = |h: &mut Harness| {
+        while let Some((id, attempt)) = h.live.first().cloned() {
+            h.launched(&id, attempt);
+            let x = match &h.d.replay().trials[&id].params["x"] {
+                sweep_core::ParamValue::Float(x) => *x,
+                other => panic!("{other:?}"),
+            };
+            h.epoch(&id, attempt, 1, (x - 0.7).powi(2));
+            h.end(&id, attempt, TrialStatus::Completed);
+        }
+    };
+    let mut first = Harness::counted(&spec, local_caps(), "local", 1, Replay::default(), false, Some(3)).unwrap();
+    drive(&mut first);
+    assert!(first.d.is_finished());
+    assert_eq!(first.d.replay().order.len(), 3);
+    let mut replay = Replay::default();
+    for e in first.journal.clone() {
+        replay.apply(e);
+    }
+    let mut second = Harness::counted(&spec, local_caps(), "local", 1, replay, false, Some(4)).unwrap();
+    drive(&mut second);
+    assert!(second.d.is_finished());
+    assert_eq!(second.d.replay().order.len(), 7, "3 kept, 4 new");
+    // The same seven as one run of --count 7.
+    let mut once = Harness::counted(&spec, local_caps(), "local", 1, Replay::default(), false, Some(7)).unwrap();
+    drive(&mut once);
+    let params = |h: &Harness| -> Vec<String> {
+        h.d.replay()
+            .order
+            .iter()
+            .map(|id| serde_json::to_string(&h.d.replay().trials[id].params).unwrap())
+            .collect()
+    };
+    assert_eq!(params(&second), params(&once));
 }

@@ -467,11 +467,7 @@ impl Cx {
             self.check_against_trainer(params, trainer);
         }
         if let (Some(params), Some(method)) = (&parameters, method) {
-            self.check_method(
-                params,
-                method,
-                run_cap.is_some() || Self::get(&top, "run_cap").is_some(),
-            );
+            self.check_method(params, method);
         }
         if let Some(method) = method
             && !matches!(method, Method::Tpe { .. })
@@ -1633,7 +1629,7 @@ impl Cx {
         }
     }
 
-    fn check_method(&mut self, params: &[Parameter], method: Method, has_run_cap: bool) {
+    fn check_method(&mut self, params: &[Parameter], method: Method) {
         match method {
             Method::Grid => {
                 for p in params {
@@ -1666,17 +1662,7 @@ impl Cx {
                     }
                 }
             }
-            Method::Random => {
-                if !has_run_cap {
-                    let pos = self.pos.key("method");
-                    self.err(
-                        "run_cap",
-                        pos,
-                        "method: random needs `run_cap`, the number of trials to draw",
-                        Some("add e.g. `run_cap: 20`".into()),
-                    );
-                }
-            }
+            Method::Random => {}
             Method::Tpe { .. } => {
                 for p in params {
                     if matches!(
@@ -1703,18 +1689,6 @@ impl Cx {
                             ),
                         );
                     }
-                }
-                if !has_run_cap {
-                    let pos = self.pos.key("method");
-                    self.err(
-                        "run_cap",
-                        pos,
-                        format!(
-                            "method: {} needs `run_cap`: TPE creates trials until it has run that many",
-                            method.as_str()
-                        ),
-                        Some("add e.g. `run_cap: 50` (TPE's first 10 trials are random, then it learns)".into()),
-                    );
                 }
             }
         }
@@ -1849,16 +1823,35 @@ mod tests {
     }
 
     #[test]
-    fn tpe_needs_a_run_cap() {
-        let d = problems(&format!("method: bayes\n{PARAMS}"));
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(d[0].path, "run_cap");
-        assert_eq!(d[0].pos, at(1, 1));
+    fn tpe_and_random_without_run_cap_are_valid_but_have_no_end() {
+        for method in ["bayes", "random"] {
+            let spec = parse(&format!("method: {method}\n{PARAMS}"), "t.yaml".as_ref()).unwrap();
+            assert_eq!(spec.run_cap, None);
+            assert_eq!(crate::plan::ending(&spec, None), None, "{method}");
+            assert_eq!(
+                crate::plan::ending(&spec, Some(5)).as_deref(),
+                Some("after --count 5 new trials")
+            );
+            assert!(plan(&spec).is_err(), "no full list for {method}");
+        }
+        let spec = parse(
+            &format!("method: bayes\nrun_cap: 40\nmetric: {{name: val_loss, goal: minimize, target: 0.1}}\n{PARAMS}"),
+            "t.yaml".as_ref(),
+        )
+        .unwrap();
         assert_eq!(
-            d[0].message,
-            "method: bayes needs `run_cap`: TPE creates trials until it has run that many"
+            crate::plan::ending(&spec, Some(5)).as_deref(),
+            Some(
+                "after run_cap = 40 trials, after --count 5 new trials, or once a trial's val_loss reaches 0.1 (metric.target), whichever comes first"
+            )
         );
-        assert!(d[0].help.as_deref().unwrap().contains("run_cap: 50"));
+        // A random search over a finite space ends once every point is drawn.
+        let spec = parse("method: random\nparameters:\n  batch_size: {values: [16, 32, 64]}\n", "t.yaml".as_ref()).unwrap();
+        assert_eq!(
+            crate::plan::ending(&spec, None).as_deref(),
+            Some("after all 3 distinct combinations are drawn")
+        );
+        assert_eq!(plan(&spec).unwrap().trials.len(), 3);
     }
 
     #[test]

@@ -61,6 +61,15 @@ impl Plan {
 pub fn plan(spec: &Spec) -> Result<Plan, PlanError> {
     let grid_size = match spec.method {
         Method::Grid => Some(GridSampler::new(spec)?.size()),
+        Method::Random if spec.run_cap.is_none() && distinct_points(spec).is_none_or(|d| d > GRID_LIMIT) => {
+            return Err(PlanError {
+                path: "run_cap",
+                message:
+                    "method: random without run_cap draws trials until the sweep is stopped: there is no full list"
+                        .into(),
+                help: "`sweep plan` shows the first draws; add `run_cap: N` to list every trial".into(),
+            });
+        }
         Method::Random => None,
         Method::Tpe { .. } => {
             return Err(PlanError {
@@ -84,4 +93,52 @@ pub fn plan(spec: &Spec) -> Result<Plan, PlanError> {
         }
     }
     Ok(Plan { trials: out, grid_size })
+}
+
+/// The number of distinct parameter combinations, when finite.
+pub fn distinct_points(spec: &Spec) -> Option<u128> {
+    spec.parameters
+        .iter()
+        .map(|p| p.distribution.finite_len())
+        .try_fold(1u128, |acc, n| n.and_then(|n| acc.checked_mul(u128::from(n))))
+}
+
+/// How a sweep of `spec` stops creating trials, for a person (`after
+/// run_cap = 40 trials, or once a trial's val_loss reaches 0.1`), with
+/// `count` the `--count` of `sweep run`; `None` when nothing stops it but
+/// Ctrl-C (random or TPE search with no `run_cap`, no `metric.target`, no
+/// `--count`).
+pub fn ending(spec: &Spec, count: Option<u64>) -> Option<String> {
+    let mut limits = Vec::new();
+    match spec.method {
+        Method::Grid => limits.push(match spec.run_cap {
+            Some(cap) => format!("after the first run_cap = {cap} grid combinations"),
+            None => "after every grid combination".to_string(),
+        }),
+        Method::Random | Method::Tpe { .. } => match (spec.run_cap, distinct_points(spec)) {
+            (Some(cap), _) => limits.push(format!("after run_cap = {cap} trials")),
+            (None, Some(d)) if d <= GRID_LIMIT && spec.method == Method::Random => {
+                limits.push(format!("after all {d} distinct combinations are drawn"));
+            }
+            _ => {}
+        },
+    }
+    if let Some(n) = count {
+        limits.push(format!("after --count {n} new trials"));
+    }
+    if let Some(t) = spec.metric_target {
+        limits.push(format!(
+            "once a trial's {} reaches {} (metric.target)",
+            spec.metric.name,
+            sweep_core::format_float(t)
+        ));
+    }
+    match limits.len() {
+        0 => None,
+        1 => Some(limits.remove(0)),
+        _ => {
+            let last = limits.pop().unwrap_or_default();
+            Some(format!("{}, or {last}, whichever comes first", limits.join(", ")))
+        }
+    }
 }

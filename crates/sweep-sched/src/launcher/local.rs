@@ -252,7 +252,9 @@ async fn execute(job: Job, tx: mpsc::UnboundedSender<Event>, mut cancel: watch::
     };
     // Stragglers the trial left in its group would hold the pipes open.
     signal_group(pid, libc::SIGKILL);
-    let Ending { done, diverged, error } = tokio::time::timeout(Duration::from_secs(5), out_task)
+    let Ending {
+        done, diverged, error, ..
+    } = tokio::time::timeout(Duration::from_secs(5), out_task)
         .await
         .ok()
         .and_then(Result::ok)

@@ -461,7 +461,9 @@ async fn execute(
         }
     }
     events.finish(|line| notes.add(protocol.see(line)));
-    let Ending { done, diverged, error } = protocol.into_ending();
+    let Ending {
+        done, diverged, error, ..
+    } = protocol.into_ending();
     let metrics = done.clone().unwrap_or_else(EpochMetrics::new);
     let state = final_state(&id).await;
     let tail = file_tail(&sj.job.stderr_log);

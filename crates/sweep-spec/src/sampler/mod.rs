@@ -111,6 +111,8 @@ pub struct Trials {
     seed: u64,
     /// Created so far.
     created: u64,
+    /// No trial is created once `created` reaches this (`--count`).
+    limit: u64,
     /// Ids handed out, with a fingerprint of the parameters and seed they
     /// stand for (a second hash): two different trials that share an id are
     /// told apart, and the later one gets a salted id.
@@ -158,6 +160,7 @@ impl Trials {
             sampler,
             seed: spec.seed,
             created: 0,
+            limit: u64::MAX,
             ids: HashMap::new(),
             canon,
         }
@@ -170,7 +173,17 @@ impl Trials {
 
     /// How many trials in all, when known.
     pub fn total(&self) -> Option<u64> {
-        self.sampler.total()
+        match self.sampler.total() {
+            Some(t) => Some(t.min(self.limit)),
+            None => (self.limit < u64::MAX).then_some(self.limit),
+        }
+    }
+
+    /// From now on, at most `count` more trials are created (`sweep run
+    /// --count N`, as `wandb agent --count`): trials read back from the
+    /// journal before this call do not count.
+    pub fn limit_new(&mut self, count: u64) {
+        self.limit = self.created.saturating_add(count);
     }
 
     /// Trials handed out so far.
@@ -181,6 +194,9 @@ impl Trials {
     /// The next trial, given every trial created so far.
     pub fn next(&mut self, history: &[Observation]) -> Ask {
         let mut repeats = 0u32;
+        if self.created >= self.limit {
+            return Ask::Done;
+        }
         loop {
             let params = match self.sampler.ask(self.created, history) {
                 Proposal::Params(p) => p,

@@ -1,4 +1,5 @@
-//! Random search: `run_cap` seeded draws, one ChaCha8 stream per parameter
+//! Random search: `run_cap` seeded draws (or draws until the sweep is
+//! stopped), one ChaCha8 stream per parameter
 //! keyed by its name (adding a parameter leaves the others' draws alone).
 
 use super::{Observation, Proposal, Sampler};
@@ -13,29 +14,29 @@ use rand_core::SeedableRng;
 pub struct RandomSampler {
     params: Vec<(String, Distribution)>,
     streams: Vec<ChaCha8Rng>,
-    cap: u64,
+    /// `run_cap`, or the number of distinct points; none: no end.
+    cap: Option<u64>,
 }
 
 impl RandomSampler {
     /// The random search of `spec`, or why it cannot give `run_cap` trials.
     pub fn new(spec: &Spec) -> Result<RandomSampler, PlanError> {
-        let cap = spec.run_cap.expect("validated: random has a run_cap");
         // A space with fewer distinct points than run_cap cannot give
-        // run_cap distinct trials.
-        let distinct = spec
-            .parameters
-            .iter()
-            .map(|p| p.distribution.finite_len())
-            .try_fold(1u128, |acc, n| n.and_then(|n| acc.checked_mul(u128::from(n))));
-        if let Some(d) = distinct
-            && d < u128::from(cap)
-        {
-            return Err(PlanError {
-                path: "run_cap",
-                message: format!("run_cap is {cap} but these parameters have only {d} distinct combinations"),
-                help: format!("lower run_cap to at most {d}, or use `method: grid` to run each combination once"),
-            });
-        }
+        // run_cap distinct trials; without a run_cap, a finite space ends
+        // once each point is drawn.
+        let distinct = crate::plan::distinct_points(spec);
+        let cap = match (spec.run_cap, distinct) {
+            (Some(cap), Some(d)) if d < u128::from(cap) => {
+                return Err(PlanError {
+                    path: "run_cap",
+                    message: format!("run_cap is {cap} but these parameters have only {d} distinct combinations"),
+                    help: format!("lower run_cap to at most {d}, or use `method: grid` to run each combination once"),
+                });
+            }
+            (Some(cap), _) => Some(cap),
+            (None, Some(d)) => Some(u64::try_from(d).unwrap_or(u64::MAX)),
+            (None, None) => None,
+        };
         Ok(RandomSampler {
             params: spec
                 .parameters
@@ -54,7 +55,7 @@ impl RandomSampler {
 
 impl Sampler for RandomSampler {
     fn ask(&mut self, number: u64, _history: &[Observation]) -> Proposal {
-        if number >= self.cap {
+        if self.cap.is_some_and(|cap| number >= cap) {
             return Proposal::Done;
         }
         Proposal::Params(
@@ -71,7 +72,7 @@ impl Sampler for RandomSampler {
     }
 
     fn total(&self) -> Option<u64> {
-        Some(self.cap)
+        self.cap
     }
 }
 
