@@ -4,8 +4,8 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use sweep_core::{TrialStatus, format_float, format_short};
-use sweep_results::{Board, Comparison, Epochs, Filter, Query, SortKey, Table, parse_status};
+use sweep_core::{TrialId, TrialStatus, format_float, format_short};
+use sweep_results::{Board, Comparison, Epochs, Filter, Journal, Query, ResultsDir, SortKey, Table, parse_status};
 
 /// How a table is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -157,6 +157,9 @@ pub fn show(args: &ShowArgs) -> Result<()> {
         writeln!(out, "metric:  {} {}{at}", board.metric.name, format_float(v))?;
     }
     writeln!(out, "seed:    {}", t.seed)?;
+    if let Some(line) = checkpoint_line(&board.dir, &t.id) {
+        writeln!(out, "checkpoints: {line}")?;
+    }
     if let Some(e) = &t.error {
         writeln!(out, "error:   {}", e.replace(" | ", "\n         "))?;
     }
@@ -195,6 +198,60 @@ pub fn show(args: &ShowArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// What the journal says of a trial's checkpoints and continuations:
+/// `5 written (last after epoch 5, 1.2 MB), 0.004 s each on average;
+/// continued 2 times: attempt 2 from epoch 3, attempt 3 from epoch 4`.
+fn checkpoint_line(dir: &ResultsDir, id: &TrialId) -> Option<String> {
+    let replay = Journal::replay(&dir.journal()).ok()?;
+    let r = replay.trials.get(id)?;
+    if r.checkpoint.is_none() && r.resumed.is_empty() && r.continuations == 0 {
+        return None;
+    }
+    let mut parts = Vec::new();
+    if let Some(c) = r.checkpoint {
+        let size = c.bytes.map(|b| format!(", {}", human_bytes(b))).unwrap_or_default();
+        let each = if r.checkpoint_writes > 0 && r.checkpoint_seconds > 0.0 {
+            format!(
+                ", {:.3} s each on average",
+                r.checkpoint_seconds / f64::from(r.checkpoint_writes)
+            )
+        } else {
+            String::new()
+        };
+        parts.push(format!(
+            "{} written (last after epoch {}{size}){each}",
+            r.checkpoint_writes, c.epoch
+        ));
+    }
+    if !r.resumed.is_empty() {
+        let from: Vec<String> = r
+            .resumed
+            .iter()
+            .map(|(a, e)| format!("attempt {a} from epoch {e}"))
+            .collect();
+        parts.push(format!(
+            "continued {} time{}: {}",
+            r.resumed.len(),
+            if r.resumed.len() == 1 { "" } else { "s" },
+            from.join(", ")
+        ));
+    }
+    if r.continuations > 0 {
+        parts.push(format!("{} attempts cut short to be continued", r.continuations));
+    }
+    Some(parts.join("; "))
+}
+
+/// `1.2 MB`, `812 KB`, `96 B`.
+fn human_bytes(b: u64) -> String {
+    match b {
+        b if b >= 1 << 30 => format!("{:.1} GB", b as f64 / f64::from(1u32 << 30)),
+        b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / f64::from(1u32 << 20)),
+        b if b >= 1 << 10 => format!("{} KB", b >> 10),
+        b => format!("{b} B"),
+    }
 }
 
 fn write_indented(out: &mut impl Write, text: &str, skip_header: bool) -> std::io::Result<()> {

@@ -189,6 +189,7 @@ impl Display {
                 error,
                 seconds,
                 retry,
+                continued,
             } => {
                 if let Some(bar) = self.lines.remove(&trial.id) {
                     bar.finish_and_clear();
@@ -204,7 +205,11 @@ impl Display {
                 }
                 let value = metric.map_or_else(String::new, |v| format!(" {} {}", self.metric, format_short(v)));
                 let why = error.map_or_else(String::new, |e| format!(": {}", e.lines().next().unwrap_or("")));
-                let next = if retry { ", will retry" } else { "" };
+                let next = match (continued, retry) {
+                    (true, _) => "",
+                    (false, true) => ", will retry",
+                    (false, false) => "",
+                };
                 self.say(format!(
                     "[{}/{}] {status:<9} #{} {}{value} in {:.1}s{why}{next}",
                     self.done, self.total, trial.ordinal, trial.id, seconds

@@ -70,7 +70,9 @@ pub fn status(args: &StatusArgs) -> Result<()> {
         "job".into(),
         "state".into(),
         "progress".into(),
+        "continued".into(),
     ]);
+    let cap = spec.checkpoint.max_continuations;
     for id in &replay.order {
         let r = &replay.trials[id];
         if r.status != TrialStatus::Running {
@@ -103,6 +105,7 @@ pub fn status(args: &StatusArgs) -> Result<()> {
             r.handle.as_ref().map(|h| h.to_string()).unwrap_or_default(),
             state,
             last_epoch(&dir, id, &spec.metric.name),
+            format!("{}/{cap}", r.continuations),
         ]);
     }
     let created = replay.order.len();
@@ -127,6 +130,16 @@ pub fn status(args: &StatusArgs) -> Result<()> {
         None => "no orchestrator is attached: `sweep run` with the spec re-attaches and records finished jobs".into(),
     };
     println!("{attached}");
+    let (continued, times) = replay
+        .trials
+        .values()
+        .filter(|r| r.continuations > 0)
+        .fold((0, 0), |(n, t), r| (n + 1, t + r.continuations));
+    if continued > 0 {
+        println!(
+            "continuations: {continued} trials continued {times} times from their checkpoints (at most {cap} per trial: checkpoint.max_continuations)"
+        );
+    }
     if let Err(e) = &queue {
         println!("the launcher's queue could not be read: {e}");
     }

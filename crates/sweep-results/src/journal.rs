@@ -116,6 +116,32 @@ pub enum Entry {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pruning: Option<Pruning>,
     },
+    /// The trainer saved a checkpoint after `epoch` (in the trial's
+    /// `checkpoint/` folder): an attempt started again continues from it.
+    Checkpointed {
+        /// The trial.
+        trial: TrialId,
+        /// Which attempt.
+        attempt: u32,
+        /// The checkpoint's last epoch.
+        epoch: u32,
+        /// Its size, when the trainer said.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bytes: Option<u64>,
+        /// Seconds it took to write, when the trainer said.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seconds: Option<f64>,
+    },
+    /// An attempt continued from a checkpoint taken after `epoch`: epochs up
+    /// to it were not trained again.
+    Resumed {
+        /// The trial.
+        trial: TrialId,
+        /// Which attempt.
+        attempt: u32,
+        /// The checkpoint's last epoch.
+        epoch: u32,
+    },
     /// An epoch of a trial finished.
     Epoch {
         /// The trial.
@@ -150,6 +176,12 @@ pub enum Entry {
         /// Whether the trial will be tried again.
         #[serde(default)]
         retry: bool,
+        /// The attempt stopped to be continued from its checkpoint (a
+        /// SLURM time limit, preemption or node failure, or the trainer
+        /// suspended itself): the next attempt is a continuation, counted
+        /// against `checkpoint.max_continuations`, not `retries`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        continued: bool,
     },
     /// The sweep stopped (finished, or interrupted).
     SweepStopped {
@@ -422,6 +454,29 @@ pub struct TrialRecord {
     pub started: f64,
     /// Whether a retry was promised after the latest attempt.
     pub retry: bool,
+    /// Attempts that ended to be continued (`continued`).
+    pub continuations: u32,
+    /// The last checkpoint the trainer reported, over all attempts.
+    pub checkpoint: Option<Checkpoint>,
+    /// Checkpoints written, over all attempts, and the seconds they took.
+    pub checkpoint_writes: u32,
+    /// Seconds spent writing the checkpoints counted in `checkpoint_writes`
+    /// (those that said).
+    pub checkpoint_seconds: f64,
+    /// Each continuation from a checkpoint: (attempt, the checkpoint's epoch).
+    pub resumed: Vec<(u32, u32)>,
+    /// The epochs of the attempts before the latest one (a continuation
+    /// takes those up to its checkpoint from here).
+    pub earlier_epochs: Vec<(u32, EpochMetrics)>,
+}
+
+/// A checkpoint a trainer reported.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Checkpoint {
+    /// Its last epoch.
+    pub epoch: u32,
+    /// Its size, when said.
+    pub bytes: Option<u64>,
 }
 
 impl TrialRecord {
@@ -486,7 +541,11 @@ impl Replay {
                 let r = self.record(trial);
                 r.status = TrialStatus::Running;
                 r.attempts = r.attempts.max(attempt);
-                r.epochs.clear();
+                let latest = std::mem::take(&mut r.epochs);
+                for (e, m) in latest {
+                    r.earlier_epochs.retain(|(x, _)| *x != e);
+                    r.earlier_epochs.push((e, m));
+                }
                 r.final_metrics.clear();
                 r.error = None;
                 r.device = device;
@@ -518,6 +577,31 @@ impl Replay {
                     r.pruning = pruning;
                 }
             }
+            Entry::Checkpointed {
+                trial,
+                epoch,
+                bytes,
+                seconds,
+                ..
+            } => {
+                if let Some(r) = self.trials.get_mut(&trial) {
+                    r.checkpoint = Some(Checkpoint { epoch, bytes });
+                    r.checkpoint_writes += 1;
+                    r.checkpoint_seconds += seconds.unwrap_or(0.0);
+                }
+            }
+            Entry::Resumed { trial, attempt, epoch } => {
+                if let Some(r) = self.trials.get_mut(&trial) {
+                    r.resumed.push((attempt, epoch));
+                    // Epochs up to the checkpoint come from earlier attempts,
+                    // unless this one reports them again.
+                    for (e, m) in &r.earlier_epochs {
+                        if *e <= epoch && !r.epochs.iter().any(|(x, _)| x == e) {
+                            r.epochs.push((*e, m.clone()));
+                        }
+                    }
+                }
+            }
             Entry::Epoch {
                 trial, epoch, metrics, ..
             } => {
@@ -533,9 +617,13 @@ impl Replay {
                 error,
                 seconds,
                 retry,
+                continued,
                 ..
             } => {
                 if let Some(r) = self.trials.get_mut(&trial) {
+                    if continued {
+                        r.continuations += 1;
+                    }
                     r.status = status;
                     r.final_metrics = metrics;
                     r.error = error.map(|e| sweep_core::text::cap_middle(&e, sweep_core::text::ERROR_MAX).into_owned());
@@ -575,6 +663,12 @@ impl Replay {
             seconds: 0.0,
             started: 0.0,
             retry: false,
+            continuations: 0,
+            checkpoint: None,
+            checkpoint_writes: 0,
+            checkpoint_seconds: 0.0,
+            resumed: Vec::new(),
+            earlier_epochs: Vec::new(),
         })
     }
 
@@ -618,6 +712,7 @@ mod tests {
             error: None,
             seconds: 1.0,
             retry,
+            continued: false,
         }
     }
 

@@ -43,6 +43,12 @@ impl ResultsDir {
         self.root.join("trials").join(id.as_str())
     }
 
+    /// The trial's checkpoint folder (`SWEEP_CHECKPOINT_DIR`), the same for
+    /// every attempt; the trainer creates it.
+    pub fn checkpoint_dir(&self, id: &TrialId) -> PathBuf {
+        self.trial_dir(id).join("checkpoint")
+    }
+
     /// What a worker is told about its trial.
     pub fn trial_file(&self, id: &TrialId) -> PathBuf {
         self.trial_dir(id).join("trial.json")

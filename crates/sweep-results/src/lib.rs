@@ -30,7 +30,7 @@ mod tables;
 mod text_table;
 
 pub use compare::{BestTrial, Comparison, SharedParam, SharedValue, StatusCounts, SweepSummary, ValueBest, compare};
-pub use journal::{Entry, Handle, Journal, JournalError, Pruning, Replay, TrialRecord, now};
+pub use journal::{Checkpoint, Entry, Handle, Journal, JournalError, Pruning, Replay, TrialRecord, now};
 pub use layout::ResultsDir;
 pub use review::{
     Board, EpochRows, Epochs, Filter, Op, Query, ReviewError, SortKey, TrialRow, View, ellipsize, parse_status,

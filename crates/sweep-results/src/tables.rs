@@ -267,6 +267,7 @@ mod tests {
                 error: None,
                 seconds: 1.0,
                 retry: false,
+                continued: false,
             });
         }
         let metric = Metric {

@@ -98,6 +98,11 @@ pub struct Outcome {
     pub error: Option<String>,
     /// How long it ran.
     pub seconds: f64,
+    /// The attempt stopped so that a new one continues the trial from its
+    /// checkpoint (the trainer suspended itself; a SLURM job reached its
+    /// time limit, was preempted, or its node failed): why. `status` is
+    /// what it ends with if it cannot be continued.
+    pub continue_because: Option<String>,
 }
 
 /// One attempt to start (or to follow again, when `adopt` is set).
@@ -117,6 +122,9 @@ pub struct Attempt {
     pub after: Option<Handle>,
     /// Only submit it: nobody follows it (`--detach`).
     pub detached: bool,
+    /// The epoch of the trial's last checkpoint, from earlier attempts:
+    /// the trainer continues after it (`SWEEP_RESUME_EPOCH`).
+    pub resume_epoch: Option<u32>,
 }
 
 /// What the dispatcher wants done, in order.
@@ -207,6 +215,8 @@ pub enum Progress {
         seconds: f64,
         /// Whether it will be tried again.
         retry: bool,
+        /// Whether it continues from its checkpoint in a new attempt.
+        continued: bool,
     },
     /// A warning about a trial, or the sweep (no trial).
     Warning {
@@ -401,6 +411,7 @@ impl Dispatcher {
                         error: Some(reason),
                         seconds: 0.0,
                         retry: false,
+                        continued: false,
                     });
                 }
                 (_, Some(h)) if h.launcher == self.settings.launcher && self.settings.caps.reattach => {
@@ -418,6 +429,7 @@ impl Dispatcher {
                         error: Some("the orchestrator stopped while it ran".into()),
                         seconds: 0.0,
                         retry: false,
+                        continued: false,
                     });
                 }
             }
@@ -485,6 +497,7 @@ impl Dispatcher {
                 adopt: Some(handle),
                 after: None,
                 detached: false,
+                resume_epoch: None,
             }));
         }
         self.fill();
@@ -583,6 +596,7 @@ impl Dispatcher {
                     error: Some(format!("not submitted: {}", message.lines().next().unwrap_or(""))),
                     seconds: 0.0,
                     retry: false,
+                    continued: false,
                 });
                 if self.refused.is_none() {
                     self.refused = Some(message);
@@ -593,8 +607,31 @@ impl Dispatcher {
                 if !self.is_running(&trial, attempt) {
                     return;
                 }
-                if let TrialEvent::Epoch { epoch, metrics } = event {
-                    self.on_epoch(trial, attempt, epoch, metrics);
+                match event {
+                    TrialEvent::Epoch { epoch, metrics } => self.on_epoch(trial, attempt, epoch, metrics),
+                    TrialEvent::Checkpoint { epoch, bytes, seconds } => self.journal(Entry::Checkpointed {
+                        trial,
+                        attempt,
+                        epoch,
+                        bytes,
+                        seconds,
+                    }),
+                    TrialEvent::Resumed { epoch } => {
+                        self.journal(Entry::Resumed {
+                            trial: trial.clone(),
+                            attempt,
+                            epoch,
+                        });
+                        self.report(Progress::Warning {
+                            trial: Some(trial),
+                            message: format!("continues from its checkpoint after epoch {epoch}"),
+                        });
+                    }
+                    TrialEvent::Warning { message } => self.report(Progress::Warning {
+                        trial: Some(trial),
+                        message,
+                    }),
+                    _ => {}
                 }
             }
             Event::Warning { trial, message } => self.report(Progress::Warning {
@@ -652,6 +689,12 @@ impl Dispatcher {
             metrics,
         });
         if self.running.get(&trial).is_some_and(|r| r.stop.is_some()) {
+            return;
+        }
+        // An epoch a continued attempt reports again (up to its checkpoint)
+        // was judged when it was first trained.
+        let rec = &self.replay.trials[&trial];
+        if rec.resumed.iter().any(|&(a, from)| a == attempt && epoch <= from) {
             return;
         }
         let Some(value) = value else { return };
@@ -812,7 +855,12 @@ impl Dispatcher {
             metrics,
             mut error,
             seconds,
+            mut continue_because,
         } = outcome;
+        if run.stop.is_some() {
+            // Stopped by the sweep: never continued.
+            continue_because = None;
+        }
         if let Some((decided, reason)) = run.stop {
             // The attempt may have ended on its own meanwhile; a decision
             // that was journaled stands, a Ctrl-C does not undo a result.
@@ -822,12 +870,34 @@ impl Dispatcher {
                 error = (decided != TrialStatus::Completed).then_some(reason);
             }
         }
+        let continued = match continue_because {
+            Some(why) => {
+                let rec = &self.replay.trials[&trial];
+                let cap = self.spec.checkpoint.max_continuations;
+                let from = rec.checkpoint.map_or_else(
+                    || "from epoch 1: no checkpoint yet".to_string(),
+                    |c| format!("from its checkpoint after epoch {}", c.epoch),
+                );
+                if rec.continuations < cap {
+                    status = TrialStatus::Interrupted;
+                    error = Some(format!("{why}; continues {from} ({}/{cap})", rec.continuations + 1));
+                    true
+                } else {
+                    error = Some(format!(
+                        "{why}; not continued: it was continued {cap} times already (checkpoint.max_continuations)"
+                    ));
+                    false
+                }
+            }
+            None => false,
+        };
         let failures = self.replay.trials.get(&trial).map_or(0, |r| r.failures)
             + u32::from(matches!(status, TrialStatus::Failed | TrialStatus::TimedOut));
         let retry = self.interrupts == 0
             && self.refused.is_none()
-            && matches!(status, TrialStatus::Failed | TrialStatus::TimedOut)
-            && failures <= self.spec.retries;
+            && (continued
+                || (matches!(status, TrialStatus::Failed | TrialStatus::TimedOut) && failures <= self.spec.retries));
+        let continued = continued && retry;
         self.journal(Entry::TrialFinished {
             trial: trial.clone(),
             attempt,
@@ -837,8 +907,12 @@ impl Dispatcher {
             error: error.clone(),
             seconds,
             retry,
+            continued,
         });
-        if retry {
+        if continued {
+            // No backoff: nothing failed.
+            self.queue.push_front(trial.clone());
+        } else if retry {
             self.retrying.insert(trial.clone());
             let delay = self
                 .settings
@@ -861,6 +935,7 @@ impl Dispatcher {
             error,
             seconds,
             retry,
+            continued,
         });
     }
 
@@ -1027,6 +1102,7 @@ impl Dispatcher {
             adopt: None,
             after,
             detached: self.settings.detach,
+            resume_epoch: self.replay.trials[&id].checkpoint.map(|c| c.epoch),
         }));
         if let Some(t) = self.spec.timeout
             && !self.settings.caps.enforces_timeout

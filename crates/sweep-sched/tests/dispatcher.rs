@@ -172,6 +172,33 @@ impl Harness {
                 metrics: EpochMetrics::new(),
                 error: (status == TrialStatus::Failed).then(|| "exit code 1".to_string()),
                 seconds: 1.0,
+                continue_because: None,
+            },
+        });
+    }
+
+    /// The trainer (or the launcher) says something besides an epoch.
+    fn said(&mut self, trial: &TrialId, attempt: u32, event: TrialEvent) {
+        self.send(Event::Protocol {
+            trial: trial.clone(),
+            attempt,
+            event,
+        });
+    }
+
+    /// The attempt stopped to be continued (a SLURM time limit), ending as
+    /// `fallback` if it cannot be.
+    fn end_to_continue(&mut self, trial: &TrialId, attempt: u32, fallback: TrialStatus) {
+        self.live.retain(|(t, a)| !(t == trial && *a == attempt));
+        self.send(Event::Ended {
+            trial: trial.clone(),
+            attempt,
+            outcome: Outcome {
+                status: fallback,
+                metrics: EpochMetrics::new(),
+                error: Some("SLURM job 7 reached its time limit (TIMEOUT)".into()),
+                seconds: 1.0,
+                continue_because: Some("SLURM job 7 reached its time limit (TIMEOUT)".into()),
             },
         });
     }
@@ -769,4 +796,96 @@ fn count_caps_the_new_trials_of_each_run() {
             .collect()
     };
     assert_eq!(params(&second), params(&once));
+}
+
+/// A trial whose job hits its time limit continues in a new attempt at
+/// once, from its last checkpoint: not counted against `retries`, counted
+/// against `checkpoint.max_continuations`; epochs up to the checkpoint are
+/// not judged again, and come from the earlier attempt when not re-reported.
+#[test]
+fn attempts_cut_by_a_time_limit_continue_from_their_checkpoint_up_to_the_cap() {
+    let spec = spec(
+        "checkpoint: {max_continuations: 2}\nresources: {cpus_per_trial: 0, max_concurrent: 1}\n",
+        &xs(1),
+    );
+    let mut h = Harness::new(&spec, slurm_caps(), "slurm", 1, Replay::default(), false).unwrap();
+    let id = h.starts[0].trial.id.clone();
+    assert_eq!(h.starts[0].resume_epoch, None);
+    h.launched(&id, 1);
+    h.epoch(&id, 1, 1, 0.9);
+    h.said(
+        &id,
+        1,
+        TrialEvent::Checkpoint {
+            epoch: 1,
+            bytes: Some(4096),
+            seconds: Some(0.01),
+        },
+    );
+    h.epoch(&id, 1, 2, 0.8);
+    h.end_to_continue(&id, 1, TrialStatus::TimedOut);
+    // At once (no backoff timer), as attempt 2, told where to continue.
+    assert_eq!(h.starts.len(), 2);
+    assert_eq!((h.starts[1].attempt, h.starts[1].resume_epoch), (2, Some(1)));
+    assert!(h.timers.iter().all(|(_, e)| !matches!(e, Event::RetryDue { .. })));
+    let fin = h
+        .journal
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Entry::TrialFinished {
+                status,
+                retry,
+                continued,
+                error,
+                ..
+            } => Some((*status, *retry, *continued, error.clone().unwrap_or_default())),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!((fin.0, fin.1, fin.2), (TrialStatus::Interrupted, true, true));
+    assert!(
+        fin.3.contains("continues from its checkpoint after epoch 1 (1/2)"),
+        "{}",
+        fin.3
+    );
+    // Attempt 2 continues after epoch 1, reports epoch 2 again (trained
+    // anew from the checkpoint) and goes on.
+    h.launched(&id, 2);
+    h.said(&id, 2, TrialEvent::Resumed { epoch: 1 });
+    let r = &h.d.replay().trials[&id];
+    assert_eq!(r.epochs.len(), 1, "epoch 1 from attempt 1: {:?}", r.epochs);
+    h.epoch(&id, 2, 2, 0.8);
+    h.epoch(&id, 2, 3, 0.7);
+    h.said(
+        &id,
+        2,
+        TrialEvent::Checkpoint {
+            epoch: 3,
+            bytes: Some(4096),
+            seconds: Some(0.01),
+        },
+    );
+    h.end_to_continue(&id, 2, TrialStatus::TimedOut);
+    assert_eq!((h.starts[2].attempt, h.starts[2].resume_epoch), (3, Some(3)));
+    h.launched(&id, 3);
+    h.said(&id, 3, TrialEvent::Resumed { epoch: 3 });
+    h.end_to_continue(&id, 3, TrialStatus::TimedOut);
+    // The cap: two continuations; the third cut ends the trial as its
+    // launcher said (timed out), with why.
+    assert_eq!(h.starts.len(), 3);
+    assert!(h.d.is_finished());
+    let r = &h.d.replay().trials[&id];
+    assert_eq!(r.status, TrialStatus::TimedOut);
+    assert!(r.error.as_deref().unwrap().contains("checkpoint.max_continuations"));
+    assert_eq!(r.continuations, 2);
+    assert_eq!(r.failures, 1, "only the last cut counts as a failure");
+    assert_eq!(r.resumed, vec![(2, 1), (3, 3)]);
+    assert_eq!(r.checkpoint_writes, 2);
+    let epochs: Vec<u32> = {
+        let mut e: Vec<u32> = r.epochs.iter().map(|(e, _)| *e).collect();
+        e.sort();
+        e
+    };
+    assert_eq!(epochs, vec![1, 2, 3], "the whole curve, over three attempts");
 }

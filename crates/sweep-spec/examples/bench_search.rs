@@ -6,7 +6,7 @@
 //!
 //! `cargo run --release -p sweep-spec --example bench_search`. Run beside
 //! Optuna's TPE by `scripts/bench-search`; the objectives, the noise and the
-//! simulated finishing order are those of `scripts/bench-search/optuna_side.py`.
+//! simulated finishing order are those of `scripts/bench_search_optuna.py`.
 
 use std::f64::consts::PI;
 use sweep_core::{Goal, ParamValue, Params};

@@ -33,7 +33,9 @@ pub use error::{Diagnostic, Pos, SpecError};
 pub use locate::Positions;
 pub use parse::{COMMAND_PLACEHOLDERS, parse, placeholders};
 pub use plan::{GRID_LIMIT, Plan, PlanError, Trial, distinct_points, ending, plan};
-pub use spec::{EarlyTerminate, Launcher, Method, Parameter, Resources, SlurmSettings, Spec, Trainer};
+pub use spec::{
+    CheckpointSettings, EarlyTerminate, Launcher, Method, Parameter, Resources, SlurmSettings, Spec, Trainer,
+};
 pub use suggest::did_you_mean;
 
 use std::path::Path;

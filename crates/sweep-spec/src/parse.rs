@@ -6,7 +6,7 @@ use crate::duration::parse_duration;
 use crate::error::{Diagnostic, Pos, SpecError};
 use crate::locate::{Positions, index, join};
 use crate::sampler::tpe::TpeSettings;
-use crate::spec::{Launcher, Method, Parameter, Resources, SlurmSettings, Spec, Trainer};
+use crate::spec::{CheckpointSettings, Launcher, Method, Parameter, Resources, SlurmSettings, Spec, Trainer};
 use crate::suggest::did_you_mean;
 use serde_norway::Value;
 use std::path::Path;
@@ -34,7 +34,9 @@ const TOP_KEYS: &[&str] = &[
     "command",
     "project",
     "entity",
+    "checkpoint",
 ];
+const CHECKPOINT_KEYS: &[&str] = &["every", "max_continuations", "signal_before"];
 /// Keys of W&B's schema that only W&B's servers act on, with what to do instead.
 const WANDB_SERVER_KEYS: &[(&str, &str)] = &[
     ("controller", "sweep is its own controller; remove `controller`"),
@@ -424,6 +426,8 @@ impl Cx {
         let early_terminate =
             Self::get(&top, "early_terminate").map_or(Some(None), |v| self.early_terminate(v).map(Some));
         let tpe = Self::get(&top, "tpe").map_or(Some(TpeSettings::default()), |v| self.tpe(v));
+        let checkpoint =
+            Self::get(&top, "checkpoint").map_or(Some(CheckpointSettings::default()), |v| self.checkpoint(v));
 
         let parameters = match Self::get(&top, "parameters") {
             None => {
@@ -514,7 +518,67 @@ impl Cx {
             entity,
             metric_target,
             warnings: std::mem::take(&mut self.warnings),
+            checkpoint: checkpoint?,
         })
+    }
+
+    /// `checkpoint: false`, `true`, or `{every, max_continuations, signal_before}`.
+    fn checkpoint(&mut self, v: &Value) -> Option<CheckpointSettings> {
+        let mut out = CheckpointSettings::default();
+        match v {
+            Value::Bool(true) => return Some(out),
+            Value::Bool(false) => {
+                out.every = 0;
+                return Some(out);
+            }
+            _ => {}
+        }
+        let entries = self.mapping(
+            v,
+            "checkpoint",
+            "false (no checkpoints), or a mapping such as {every: 2, max_continuations: 20, signal_before: 2m}",
+        )?;
+        self.unknown_keys(&entries, "checkpoint", CHECKPOINT_KEYS, |k| match k {
+            "enabled" | "enable" => Some("write `checkpoint: false` to turn checkpoints off".into()),
+            "dir" | "path" => Some("checkpoints live in each trial's folder (trials/<id>/checkpoint/)".into()),
+            _ => None,
+        });
+        let mut ok = true;
+        if let Some(v) = Self::get(&entries, "every") {
+            match self.uint(v, "checkpoint.every", 0).map(u32::try_from) {
+                Some(Ok(n)) => out.every = n,
+                _ => ok = false,
+            }
+        }
+        if let Some(v) = Self::get(&entries, "max_continuations") {
+            match self.uint(v, "checkpoint.max_continuations", 0).map(u32::try_from) {
+                Some(Ok(n)) => out.max_continuations = n,
+                _ => ok = false,
+            }
+        }
+        if let Some(v) = Self::get(&entries, "signal_before") {
+            let text = match v {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                other => {
+                    self.bad_value(
+                        "checkpoint.signal_before",
+                        format!("expected a duration like 2m, found {}", found(other)),
+                        None,
+                    );
+                    None
+                }
+            };
+            match text.map(|t| parse_duration(&t)) {
+                Some(Ok(d)) => out.signal_before = d,
+                Some(Err(e)) => {
+                    self.bad_value("checkpoint.signal_before", e, None);
+                    ok = false;
+                }
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
     }
 
     /// A W&B sweep file's `program` and `command` as the trainer.
@@ -1846,7 +1910,11 @@ mod tests {
             )
         );
         // A random search over a finite space ends once every point is drawn.
-        let spec = parse("method: random\nparameters:\n  batch_size: {values: [16, 32, 64]}\n", "t.yaml".as_ref()).unwrap();
+        let spec = parse(
+            "method: random\nparameters:\n  batch_size: {values: [16, 32, 64]}\n",
+            "t.yaml".as_ref(),
+        )
+        .unwrap();
         assert_eq!(
             crate::plan::ending(&spec, None).as_deref(),
             Some("after all 3 distinct combinations are drawn")

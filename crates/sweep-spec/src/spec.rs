@@ -326,6 +326,39 @@ pub struct Spec {
     /// Things accepted but worth saying (W&B's old exponent-bounded
     /// distributions), each with the key path it is about.
     pub warnings: Vec<(String, String)>,
+    /// Checkpoints and continuations (the `checkpoint:` block).
+    pub checkpoint: CheckpointSettings,
+}
+
+/// How trials keep checkpoints and are continued from them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CheckpointSettings {
+    /// Checkpoint after every N-th epoch; 0: no checkpoints
+    /// (`checkpoint: false`).
+    pub every: u32,
+    /// How many times one trial may be continued in a new attempt (after a
+    /// time limit, a preemption, a node failure or a suspension).
+    pub max_continuations: u32,
+    /// How long before a SLURM job's time limit the trial gets SIGUSR1 to
+    /// save and stop (`--signal=B:USR1@secs`).
+    pub signal_before: Duration,
+}
+
+impl Default for CheckpointSettings {
+    fn default() -> CheckpointSettings {
+        CheckpointSettings {
+            every: 1,
+            max_continuations: 20,
+            signal_before: Duration::from_secs(120),
+        }
+    }
+}
+
+impl CheckpointSettings {
+    /// Whether trials keep checkpoints.
+    pub fn enabled(&self) -> bool {
+        self.every > 0
+    }
 }
 
 impl Spec {

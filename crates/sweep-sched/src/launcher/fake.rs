@@ -97,6 +97,7 @@ impl Launcher for FakeLauncher {
                     metrics: EpochMetrics::new(),
                     error: None,
                     seconds: 0.0,
+                    continue_because: None,
                 },
             };
             for (i, metrics) in script.epochs.into_iter().enumerate() {

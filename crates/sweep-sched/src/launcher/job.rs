@@ -55,6 +55,18 @@ impl JobPlan {
             ("OMP_NUM_THREADS".to_string(), threads.clone()),
             ("MKL_NUM_THREADS".to_string(), threads),
         ];
+        if spec.checkpoint.enabled() {
+            // The same folder for every attempt of the trial: a new attempt
+            // continues from what the last one saved.
+            env.push((
+                "SWEEP_CHECKPOINT_DIR".to_string(),
+                self.dir.checkpoint_dir(&trial.id).display().to_string(),
+            ));
+            env.push(("SWEEP_CHECKPOINT_EVERY".to_string(), spec.checkpoint.every.to_string()));
+            if let Some(epoch) = self.attempt.resume_epoch {
+                env.push(("SWEEP_RESUME_EPOCH".to_string(), epoch.to_string()));
+            }
+        }
         if !slurm_gpus {
             // Trials without GPUs see none: no accidental sharing.
             env.push(("CUDA_VISIBLE_DEVICES".to_string(), visible.join(",")));

@@ -138,6 +138,7 @@ async fn execute(job: Job, tx: mpsc::UnboundedSender<Event>, mut cancel: watch::
             metrics,
             error,
             seconds: started.elapsed().as_secs_f64(),
+            continue_because: None,
         },
     };
     let open = |p: &PathBuf| {
@@ -253,7 +254,10 @@ async fn execute(job: Job, tx: mpsc::UnboundedSender<Event>, mut cancel: watch::
     // Stragglers the trial left in its group would hold the pipes open.
     signal_group(pid, libc::SIGKILL);
     let Ending {
-        done, diverged, error, ..
+        done,
+        diverged,
+        error,
+        suspended,
     } = tokio::time::timeout(Duration::from_secs(5), out_task)
         .await
         .ok()
@@ -274,7 +278,8 @@ async fn execute(job: Job, tx: mpsc::UnboundedSender<Event>, mut cancel: watch::
         }
     };
     let metrics = done.clone().unwrap_or_default();
-    let msg = match end {
+    let cancelled = matches!(end, End::Cancelled);
+    let mut msg = match end {
         End::Cancelled => finish(TrialStatus::Interrupted, Some("interrupted".into()), metrics),
         End::Exited(_) => match (exit, diverged) {
             (_, Some(reason)) => finish(TrialStatus::Diverged, Some(reason), metrics),
@@ -290,5 +295,14 @@ async fn execute(job: Job, tx: mpsc::UnboundedSender<Event>, mut cancel: watch::
             ),
         },
     };
+    // The trainer saved its state and stopped on its own: continued.
+    if let (Some(epoch), false, Event::Ended { outcome, .. }) = (suspended, cancelled, &mut msg)
+        && outcome.status != TrialStatus::Diverged
+    {
+        outcome.continue_because = Some(format!("the trainer suspended itself after epoch {epoch}"));
+        if outcome.status == TrialStatus::Completed {
+            outcome.status = TrialStatus::Interrupted;
+        }
+    }
     let _ = tx.send(msg);
 }

@@ -101,6 +101,7 @@ pub(crate) async fn prepare(plan: JobPlan, events: &mpsc::UnboundedSender<Event>
                     metrics: sweep_core::EpochMetrics::new(),
                     error: Some(format!("cannot write the trial's folder: {e}")),
                     seconds: 0.0,
+                    continue_because: None,
                 },
             });
             None

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use sweep_core::{EpochMetrics, TrialId, TrialStatus};
 use sweep_results::Handle;
-use sweep_spec::SlurmSettings;
+use sweep_spec::{CheckpointSettings, SlurmSettings};
 use tokio::sync::{mpsc, watch};
 
 /// How often the events files are read.
@@ -30,6 +30,7 @@ pub struct SlurmLauncher {
     cpus: u32,
     gpus: u32,
     settings: SlurmSettings,
+    checkpoint: CheckpointSettings,
     spec_path: PathBuf,
     results: PathBuf,
     queue: Option<watch::Receiver<QueueSnapshot>>,
@@ -44,6 +45,7 @@ impl SlurmLauncher {
             cpus: spec.resources.cpus_per_trial,
             gpus: spec.resources.gpus_per_trial.ceil() as u32,
             settings: spec.slurm.clone(),
+            checkpoint: spec.checkpoint,
             spec_path: spec.path.clone(),
             results: results.to_path_buf(),
             queue: None,
@@ -77,6 +79,7 @@ impl Launcher for SlurmLauncher {
         self.cancels.insert((attempt.trial.id.clone(), attempt.attempt), tx);
         let queue = self.queue.get_or_insert_with(watch_queue).clone();
         let name = job_name(&self.sweep, &attempt.trial.id, attempt.attempt);
+        let checkpoint = self.checkpoint;
         let (cpus, gpus, settings, spec_path, results) = (
             self.cpus,
             self.gpus,
@@ -93,6 +96,7 @@ impl Launcher for SlurmLauncher {
                 cpus,
                 gpus,
                 settings,
+                checkpoint,
                 spec_path,
                 events: job.trial_dir.join("events.jsonl"),
                 trial_dir: job.trial_dir.clone(),
@@ -196,6 +200,9 @@ pub struct SlurmJob {
     pub gpus: u32,
     /// The spec's sbatch settings.
     pub settings: SlurmSettings,
+    /// Checkpoints: the warning signal before the time limit, and whether
+    /// a job that reaches its limit is continued.
+    pub checkpoint: CheckpointSettings,
     /// The spec file, to point sbatch's complaints at.
     pub spec_path: PathBuf,
     /// The trial's folder.
@@ -278,7 +285,14 @@ pub async fn submit(sj: &SlurmJob) -> Result<String, String> {
         sj.job.argv.iter().map(|a| sh_quote(a)).collect::<Vec<_>>().join(" ")
     );
     std::fs::write(&script, body).map_err(|e| format!("{}: {e}", script.display()))?;
-    // A retry starts a fresh events file (sbatch truncates --output).
+    // A new attempt starts a fresh events file: sbatch truncates --output
+    // only once the job starts, and the follower must not read the last
+    // attempt's lines as this one's meanwhile.
+    match std::fs::remove_file(&sj.events) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("{}: {e}", sj.events.display())),
+    }
     let mut args = vec![
         "--parsable".to_string(),
         format!("--job-name={}", sj.name),
@@ -296,6 +310,19 @@ pub async fn submit(sj: &SlurmJob) -> Result<String, String> {
         && let Some(t) = sj.job.timeout
     {
         args.push(format!("--time={}", minutes(t)));
+    }
+    if sj.checkpoint.enabled() {
+        // SIGUSR1 to the job's shell, which is the trainer (`exec`), a
+        // while before the time limit: it saves and stops, to be continued.
+        args.push(format!(
+            "--signal=B:USR1@{}",
+            sj.checkpoint.signal_before.as_secs().max(1)
+        ));
+    }
+    // Preempted and failed jobs are continued by the orchestrator, as a new
+    // journaled job; SLURM requeueing one would hide it under the same id.
+    if !sj.settings.extra_args.iter().any(|a| a.starts_with("--requeue")) {
+        args.push("--no-requeue".into());
     }
     let settings = sj.settings.sbatch_args();
     args.extend(settings.iter().map(|(a, _)| a.clone()));
@@ -406,6 +433,7 @@ async fn execute(
             metrics,
             error,
             seconds: started.elapsed().as_secs_f64(),
+            continue_because: None,
         },
     };
     let id = match adopt {
@@ -462,7 +490,10 @@ async fn execute(
     }
     events.finish(|line| notes.add(protocol.see(line)));
     let Ending {
-        done, diverged, error, ..
+        done,
+        diverged,
+        error,
+        suspended,
     } = protocol.into_ending();
     let metrics = done.clone().unwrap_or_else(EpochMetrics::new);
     let state = final_state(&id).await;
@@ -477,8 +508,52 @@ async fn execute(
     };
     let (state_name, exit, reason) = state.unwrap_or_else(|| ("unknown".into(), None, String::new()));
     let job = format!("SLURM job {id}");
+    // The job's own limit (sbatch's --time from `slurm.time`, or the
+    // partition's), not the trial's `timeout`: the trial goes on in a new job.
+    let job_limit = sj.settings.time.is_some() || sj.job.timeout.is_none();
+    let continued = |status, why: String, metrics| {
+        let mut e = finish(status, Some(why.clone()), metrics);
+        if let Event::Ended { outcome, .. } = &mut e {
+            outcome.continue_because = Some(why);
+        }
+        e
+    };
     let msg = match (state_name.as_str(), done.is_some(), diverged) {
         (_, _, Some(why)) => finish(TrialStatus::Diverged, Some(why), metrics),
+        _ if suspended.is_some() && !cancelled => continued(
+            TrialStatus::TimedOut,
+            format!(
+                "{job} neared its time limit; the trainer saved its state after epoch {} and stopped",
+                suspended.unwrap_or(0)
+            ),
+            metrics,
+        ),
+        ("TIMEOUT", ..) if job_limit && sj.checkpoint.enabled() => continued(
+            TrialStatus::TimedOut,
+            format!("{job} reached its time limit (TIMEOUT)"),
+            metrics,
+        ),
+        // A trainer that does not handle SLURM's warning signal dies of it.
+        ("FAILED", ..)
+            if !cancelled && sj.checkpoint.enabled() && exit.is_some_and(|(_, sig)| sig == libc::SIGUSR1) =>
+        {
+            continued(
+                TrialStatus::TimedOut,
+                format!("{job} neared its time limit and its trainer died of the warning signal (SIGUSR1)"),
+                metrics,
+            )
+        }
+        ("PREEMPTED", ..) if !cancelled => continued(TrialStatus::Failed, format!("{job} was preempted"), metrics),
+        ("NODE_FAIL", ..) if !cancelled => continued(
+            TrialStatus::Failed,
+            format!("{job} ended as NODE_FAIL (its node failed)"),
+            metrics,
+        ),
+        ("BOOT_FAIL", ..) if !cancelled => continued(
+            TrialStatus::Failed,
+            format!("{job} ended as BOOT_FAIL (its node did not boot)"),
+            metrics,
+        ),
         ("COMPLETED", _, None) | ("unknown", true, None) => finish(TrialStatus::Completed, None, metrics),
         ("TIMEOUT", ..) => finish(
             TrialStatus::TimedOut,
