@@ -18,6 +18,7 @@ import tempfile
 import textwrap
 import unittest
 
+sys.dont_write_bytecode = True  # no __pycache__ left in the source tree
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHIM = os.path.join(HERE, "sitecustomize.py")
 
@@ -185,6 +186,7 @@ def run_python(python, code, env_extra, cwd, pythonpath):
             "WANDB_DATA_DIR": os.path.join(cwd, "data"),
             "WANDB_SILENT": "true",
             "WANDB_BASE_URL": "http://127.0.0.1:9",
+            "PYTHONDONTWRITEBYTECODE": "1",
         }
     )
     env.update(env_extra)
