@@ -107,6 +107,7 @@ impl JobPlan {
                     std::fs::write(path, text)?;
                 }
                 env.extend(job.env);
+                env.extend(wandb_env(&self.dir, spec, &tdir)?);
                 job.argv
             }
             Trainer::Command { argv, env: extra } => {
@@ -126,6 +127,44 @@ impl JobPlan {
             timeout: spec.timeout,
         })
     }
+}
+
+/// The shim that makes `wandb.log()` values protocol lines
+/// (`wandb_shim/sitecustomize.py`; README, "wandb.log() reaches sweep").
+const WANDB_SHIM: &str = include_str!("wandb_shim/sitecustomize.py");
+
+/// The environment of a W&B trial besides the agent's: offline, its run in
+/// the trial's folder, and the shim first on `PYTHONPATH` (written once
+/// into the results folder) unless `SWEEP_WANDB_SHIM=0`.
+fn wandb_env(dir: &ResultsDir, spec: &Spec, tdir: &std::path::Path) -> std::io::Result<Vec<(String, String)>> {
+    let mut env = vec![("SWEEP_WANDB_METRIC".to_string(), spec.metric.name.clone())];
+    let mode = match std::env::var("WANDB_MODE") {
+        Ok(m) if m == "disabled" => m,
+        _ => "offline".to_string(),
+    };
+    env.push(("WANDB_MODE".to_string(), mode));
+    env.push((
+        "WANDB_DIR".to_string(),
+        std::path::absolute(tdir)?.display().to_string(),
+    ));
+    let off = std::env::var("SWEEP_WANDB_SHIM")
+        .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "0" | "off" | "false" | "no"));
+    if !off {
+        let shim = std::path::absolute(dir.root().join("wandb-shim"))?;
+        let file = shim.join("sitecustomize.py");
+        if std::fs::read_to_string(&file).ok().as_deref() != Some(WANDB_SHIM) {
+            std::fs::create_dir_all(&shim)?;
+            let tmp = shim.join(format!(".sitecustomize.py.{}", std::process::id()));
+            std::fs::write(&tmp, WANDB_SHIM)?;
+            std::fs::rename(&tmp, &file)?;
+        }
+        let path = match std::env::var("PYTHONPATH") {
+            Ok(p) if !p.is_empty() => format!("{}:{p}", shim.display()),
+            _ => shim.display().to_string(),
+        };
+        env.push(("PYTHONPATH".to_string(), path));
+    }
+    Ok(env)
 }
 
 /// The interpreter of W&B's `${interpreter}`: `python`, or `python3` where
