@@ -499,3 +499,55 @@ fn on_a_terminal_the_display_shows_progress_and_a_line_per_running_trial() {
     // Finished trials are printed above the bars.
     assert_eq!(screen.matches("completed").count(), 3, "{screen}");
 }
+
+/// A TPE sweep with no `run_cap`: `sweep plan` previews its startup draws
+/// and says nothing stops it; `sweep run` refuses it without `--count`;
+/// `--count N` creates N trials per run, and a second run adds more.
+#[test]
+fn count_bounds_a_sweep_with_no_run_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("open.yaml");
+    std::fs::write(
+        &spec,
+        format!(
+            "name: open\nmethod: tpe\nproject: vision\nentity: lab\nmetric: {{name: loss, goal: minimize, target: -1}}\n\
+             tpe: {{n_startup_trials: 3}}\nresources: {{cpus_per_trial: 0, max_concurrent: 2}}\n\
+             trainer:\n  command: [python3, \"{}\", --x, \"${{x}}\", --epochs, \"2\"]\n\
+             parameters:\n  x: {{min: 0.0, max: 9.0}}\n",
+            common::trainer()
+        ),
+    )
+    .unwrap();
+    let plan = sweep(dir.path()).args(["plan"]).arg(&spec).output().unwrap();
+    let shown = String::from_utf8_lossy(&plan.stdout);
+    assert!(plan.status.success(), "{}", String::from_utf8_lossy(&plan.stderr));
+    assert!(shown.contains("ranked by loss (minimize, target -1)"), "{shown}");
+    assert!(shown.contains("W&B project vision, entity lab (shown only"), "{shown}");
+    assert!(shown.contains("the 3 startup trials above"), "{shown}");
+    assert!(
+        shown.contains("the sweep stops once a trial's loss reaches -1 (metric.target)"),
+        "{shown}"
+    );
+    // Without the target nothing ends it: run refuses, and says what to add.
+    let text = std::fs::read_to_string(&spec).unwrap().replace(", target: -1", "");
+    std::fs::write(&spec, text).unwrap();
+    let out = sweep(dir.path()).args(["run", "--plain"]).arg(&spec).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("never stops on its own: pass `--count N`"), "{stderr}");
+    assert!(!dir.path().join("results/open").exists(), "nothing was written");
+    let plan = sweep(dir.path()).args(["plan"]).arg(&spec).output().unwrap();
+    assert!(String::from_utf8_lossy(&plan.stdout).contains("nothing stops this sweep but Ctrl-C"));
+
+    for (count, total) in [("4", 4), ("3", 7)] {
+        let out = sweep(dir.path())
+            .args(["run", "--plain", "--count", count])
+            .arg(&spec)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let board = leaderboard(&dir.path().join("results/open"));
+        assert_eq!(board.len(), total, "{board:?}");
+        assert!(board.iter().all(|r| r["status"] == "completed"), "{board:?}");
+    }
+}
