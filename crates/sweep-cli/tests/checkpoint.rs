@@ -134,6 +134,115 @@ fn a_command_trainer_killed_with_its_orchestrator_continues_from_its_checkpoint(
     assert!(shown.contains("continued 1 time: attempt 2 from epoch 3"), "{shown}");
 }
 
+/// A built-in trial of 6 epochs (dropout and a cosine schedule, so the
+/// random streams and the schedule's position matter) run once through.
+fn builtin_spec(dir: &Path, file: &str) -> PathBuf {
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data");
+    let text = format!(
+        "name: bk
+method: grid
+metric: {{name: val_accuracy, goal: maximize}}
+         trainer:
+  train_limit: 6000
+  val_size: 1000
+  test_limit: 500
+  data_dir: {}
+           dropout: 0.2
+  lr_schedule: cosine
+         parameters:
+  lr: {{value: 0.003}}
+  epochs: {{value: 6}}
+",
+        data.display()
+    );
+    let path = dir.join(file);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// epochs.csv rows without the attempt column, every metric as written.
+fn rows(results: &Path) -> Vec<Vec<String>> {
+    let mut r = csv::Reader::from_path(results.join("epochs.csv")).unwrap();
+    let h: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    let attempt = h.iter().position(|c| c == "attempt").unwrap();
+    r.records()
+        .map(|rec| {
+            rec.unwrap()
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != attempt)
+                .map(|(_, v)| v.to_string())
+                .collect()
+        })
+        .collect()
+}
+
+/// The issue's test: kill -9 of the orchestrator during epoch 4 of a
+/// 6-epoch built-in trial, then `sweep run` again. The trial trains only
+/// epochs 4-6 again, and its final metrics and epochs.csv rows are bit for
+/// bit those of an uninterrupted run.
+#[test]
+fn a_builtin_trial_killed_during_epoch_4_continues_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = builtin_spec(dir.path(), "bk.yaml");
+    let out = sweep(dir.path())
+        .args(["run", "--plain", "--results", "whole"])
+        .arg(&spec)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let whole = dir.path().join("whole/bk");
+
+    let cut = dir.path().join("cut/bk");
+    let mut child = start(dir.path(), &["run", "--plain", "--results", "cut"], &spec);
+    wait_for("the epoch-3 checkpoint", Duration::from_secs(300), || {
+        checkpointed(&cut, 3)
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!checkpointed(&cut, 4), "killed during epoch 4");
+    let out = sweep(dir.path())
+        .args(["run", "--plain", "--results", "cut"])
+        .arg(&spec)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let entries = journal(&cut);
+    let of_attempt = |event: &str, attempt: u64| -> Vec<u64> {
+        entries
+            .iter()
+            .filter(|e| e["event"] == event && e["attempt"] == attempt)
+            .map(|e| e["epoch"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(of_attempt("resumed", 2), vec![3]);
+    assert_eq!(
+        of_attempt("checkpointed", 2),
+        vec![4, 5, 6],
+        "only epochs 4-6 trained again"
+    );
+    assert_eq!(rows(&cut), rows(&whole));
+    let (a, b) = (leaderboard(&cut), leaderboard(&whole));
+    assert_eq!(a[0]["status"], "completed");
+    assert_eq!(
+        (&a[0]["val_accuracy"], &a[0]["best_epoch"]),
+        (&b[0]["val_accuracy"], &b[0]["best_epoch"])
+    );
+    // The final metrics (test set, best epoch) exactly, as journaled.
+    let last = |results: &Path| {
+        journal(results)
+            .into_iter()
+            .rev()
+            .find(|e| e["event"] == "trial_finished")
+            .unwrap()["metrics"]
+            .clone()
+    };
+    let final_metrics = last(&cut);
+    assert!(final_metrics.get("test_accuracy").is_some(), "{final_metrics}");
+    assert_eq!(final_metrics, last(&whole));
+}
+
 /// `checkpoint: false`: no folder is named, and a trial killed with its
 /// orchestrator starts again from epoch 1.
 #[test]

@@ -521,11 +521,11 @@ fn count_bounds_a_sweep_with_no_run_cap() {
     let plan = sweep(dir.path()).args(["plan"]).arg(&spec).output().unwrap();
     let shown = String::from_utf8_lossy(&plan.stdout);
     assert!(plan.status.success(), "{}", String::from_utf8_lossy(&plan.stderr));
-    assert!(shown.contains("ranked by loss (minimize, target -1)"), "{shown}");
+    assert!(shown.contains("ranked by loss (minimize, target -1.0)"), "{shown}");
     assert!(shown.contains("W&B project vision, entity lab (shown only"), "{shown}");
     assert!(shown.contains("the 3 startup trials above"), "{shown}");
     assert!(
-        shown.contains("the sweep stops once a trial's loss reaches -1 (metric.target)"),
+        shown.contains("the sweep stops once a trial's loss reaches -1.0 (metric.target)"),
         "{shown}"
     );
     // Without the target nothing ends it: run refuses, and says what to add.

@@ -100,9 +100,20 @@ pub struct Outcome {
     pub seconds: f64,
     /// The attempt stopped so that a new one continues the trial from its
     /// checkpoint (the trainer suspended itself; a SLURM job reached its
-    /// time limit, was preempted, or its node failed): why. `status` is
-    /// what it ends with if it cannot be continued.
-    pub continue_because: Option<String>,
+    /// time limit, was preempted, or its node failed). `status` is what it
+    /// ends with if it cannot be continued.
+    pub continue_because: Option<Continuation>,
+}
+
+/// Why an attempt should be continued by a new one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Continuation {
+    /// For a person (`SLURM job 12 reached its time limit (TIMEOUT)`).
+    pub why: String,
+    /// Only worth it if the attempt saved a checkpoint (a time limit: the
+    /// next job would meet it again from the same place). A preemption or a
+    /// node failure is not the trial's doing: continued regardless.
+    pub needs_progress: bool,
 }
 
 /// One attempt to start (or to follow again, when `adopt` is set).
@@ -273,6 +284,8 @@ struct Running {
     handle: Option<Handle>,
     /// A stop the dispatcher asked for: the status the attempt ends with.
     stop: Option<(TrialStatus, String)>,
+    /// The trial's last checkpoint epoch when the attempt started.
+    checkpoint_at_start: Option<u32>,
 }
 
 /// The sweep's run state, and the rules that change it.
@@ -482,6 +495,8 @@ impl Dispatcher {
                     attempt,
                     handle: Some(handle.clone()),
                     stop: None,
+                    // Unknown for an attempt started by an earlier run.
+                    checkpoint_at_start: None,
                 },
             );
             self.report(Progress::Started {
@@ -871,14 +886,20 @@ impl Dispatcher {
             }
         }
         let continued = match continue_because {
-            Some(why) => {
+            Some(Continuation { why, needs_progress }) => {
                 let rec = &self.replay.trials[&trial];
                 let cap = self.spec.checkpoint.max_continuations;
+                let progressed = rec.checkpoint.map(|c| c.epoch) > run.checkpoint_at_start;
                 let from = rec.checkpoint.map_or_else(
                     || "from epoch 1: no checkpoint yet".to_string(),
                     |c| format!("from its checkpoint after epoch {}", c.epoch),
                 );
-                if rec.continuations < cap {
+                if needs_progress && !progressed {
+                    error = Some(format!(
+                        "{why}; not continued: it saved no checkpoint in this attempt, so the next one would start from where this one did"
+                    ));
+                    false
+                } else if rec.continuations < cap {
                     status = TrialStatus::Interrupted;
                     error = Some(format!("{why}; continues {from} ({}/{cap})", rec.continuations + 1));
                     true
@@ -1087,6 +1108,7 @@ impl Dispatcher {
                 attempt,
                 handle: None,
                 stop: None,
+                checkpoint_at_start: self.replay.trials[&id].checkpoint.map(|c| c.epoch),
             },
         );
         self.report(Progress::Started {

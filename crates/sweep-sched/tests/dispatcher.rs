@@ -198,7 +198,10 @@ impl Harness {
                 metrics: EpochMetrics::new(),
                 error: Some("SLURM job 7 reached its time limit (TIMEOUT)".into()),
                 seconds: 1.0,
-                continue_because: Some("SLURM job 7 reached its time limit (TIMEOUT)".into()),
+                continue_because: Some(sweep_sched::dispatcher::Continuation {
+                    why: "SLURM job 7 reached its time limit (TIMEOUT)".into(),
+                    needs_progress: true,
+                }),
             },
         });
     }
@@ -870,6 +873,16 @@ fn attempts_cut_by_a_time_limit_continue_from_their_checkpoint_up_to_the_cap() {
     assert_eq!((h.starts[2].attempt, h.starts[2].resume_epoch), (3, Some(3)));
     h.launched(&id, 3);
     h.said(&id, 3, TrialEvent::Resumed { epoch: 3 });
+    h.epoch(&id, 3, 4, 0.6);
+    h.said(
+        &id,
+        3,
+        TrialEvent::Checkpoint {
+            epoch: 4,
+            bytes: None,
+            seconds: None,
+        },
+    );
     h.end_to_continue(&id, 3, TrialStatus::TimedOut);
     // The cap: two continuations; the third cut ends the trial as its
     // launcher said (timed out), with why.
@@ -881,11 +894,29 @@ fn attempts_cut_by_a_time_limit_continue_from_their_checkpoint_up_to_the_cap() {
     assert_eq!(r.continuations, 2);
     assert_eq!(r.failures, 1, "only the last cut counts as a failure");
     assert_eq!(r.resumed, vec![(2, 1), (3, 3)]);
-    assert_eq!(r.checkpoint_writes, 2);
+    assert_eq!(r.checkpoint_writes, 3);
     let epochs: Vec<u32> = {
         let mut e: Vec<u32> = r.epochs.iter().map(|(e, _)| *e).collect();
         e.sort();
         e
     };
-    assert_eq!(epochs, vec![1, 2, 3], "the whole curve, over three attempts");
+    assert_eq!(epochs, vec![1, 2, 3, 4], "the whole curve, over three attempts");
+}
+
+/// A time limit met again from the same place is not continued: an
+/// attempt that saved no checkpoint ends as its launcher said.
+#[test]
+fn an_attempt_that_saved_no_checkpoint_is_not_continued_after_a_time_limit() {
+    let spec = spec("resources: {cpus_per_trial: 0, max_concurrent: 1}\n", &xs(1));
+    let mut h = Harness::new(&spec, slurm_caps(), "slurm", 1, Replay::default(), false).unwrap();
+    let id = h.starts[0].trial.id.clone();
+    h.launched(&id, 1);
+    h.epoch(&id, 1, 1, 0.9);
+    h.end_to_continue(&id, 1, TrialStatus::TimedOut);
+    assert_eq!(h.starts.len(), 1, "no second attempt");
+    assert!(h.d.is_finished());
+    let r = &h.d.replay().trials[&id];
+    assert_eq!(r.status, TrialStatus::TimedOut);
+    assert_eq!(r.continuations, 0);
+    assert!(r.error.as_deref().unwrap().contains("saved no checkpoint"), "{:?}", r.error);
 }

@@ -299,7 +299,10 @@ async fn execute(job: Job, tx: mpsc::UnboundedSender<Event>, mut cancel: watch::
     if let (Some(epoch), false, Event::Ended { outcome, .. }) = (suspended, cancelled, &mut msg)
         && outcome.status != TrialStatus::Diverged
     {
-        outcome.continue_because = Some(format!("the trainer suspended itself after epoch {epoch}"));
+        outcome.continue_because = Some(crate::dispatcher::Continuation {
+            why: format!("the trainer suspended itself after epoch {epoch}"),
+            needs_progress: true,
+        });
         if outcome.status == TrialStatus::Completed {
             outcome.status = TrialStatus::Interrupted;
         }

@@ -7,7 +7,7 @@
 //! TIMEOUT, CANCELLED, NODE_FAIL, ...).
 
 use super::{Cancel, Caps, Ending, Job, JobPlan, Launcher};
-use crate::dispatcher::{Attempt, Event, Outcome};
+use crate::dispatcher::{Attempt, Continuation, Event, Outcome};
 use crate::output::{FollowFile, Notes, Protocol, file_tail};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -311,7 +311,9 @@ pub async fn submit(sj: &SlurmJob) -> Result<String, String> {
     {
         args.push(format!("--time={}", minutes(t)));
     }
-    if sj.checkpoint.enabled() {
+    // The job's own limit (not the trial's `timeout`): warned, continued.
+    let job_limit = sj.settings.time.is_some() || sj.job.timeout.is_none();
+    if sj.checkpoint.enabled() && job_limit {
         // SIGUSR1 to the job's shell, which is the trainer (`exec`), a
         // while before the time limit: it saves and stops, to be continued.
         args.push(format!(
@@ -511,10 +513,10 @@ async fn execute(
     // The job's own limit (sbatch's --time from `slurm.time`, or the
     // partition's), not the trial's `timeout`: the trial goes on in a new job.
     let job_limit = sj.settings.time.is_some() || sj.job.timeout.is_none();
-    let continued = |status, why: String, metrics| {
+    let continued = |status, why: String, needs_progress, metrics| {
         let mut e = finish(status, Some(why.clone()), metrics);
         if let Event::Ended { outcome, .. } = &mut e {
-            outcome.continue_because = Some(why);
+            outcome.continue_because = Some(Continuation { why, needs_progress });
         }
         e
     };
@@ -526,32 +528,42 @@ async fn execute(
                 "{job} neared its time limit; the trainer saved its state after epoch {} and stopped",
                 suspended.unwrap_or(0)
             ),
+            true,
             metrics,
         ),
         ("TIMEOUT", ..) if job_limit && sj.checkpoint.enabled() => continued(
             TrialStatus::TimedOut,
             format!("{job} reached its time limit (TIMEOUT)"),
+            true,
             metrics,
         ),
         // A trainer that does not handle SLURM's warning signal dies of it.
         ("FAILED", ..)
-            if !cancelled && sj.checkpoint.enabled() && exit.is_some_and(|(_, sig)| sig == libc::SIGUSR1) =>
+            if !cancelled
+                && sj.checkpoint.enabled()
+                && job_limit
+                && exit.is_some_and(|(_, sig)| sig == libc::SIGUSR1) =>
         {
             continued(
                 TrialStatus::TimedOut,
                 format!("{job} neared its time limit and its trainer died of the warning signal (SIGUSR1)"),
+                true,
                 metrics,
             )
         }
-        ("PREEMPTED", ..) if !cancelled => continued(TrialStatus::Failed, format!("{job} was preempted"), metrics),
+        ("PREEMPTED", ..) if !cancelled => {
+            continued(TrialStatus::Failed, format!("{job} was preempted"), false, metrics)
+        }
         ("NODE_FAIL", ..) if !cancelled => continued(
             TrialStatus::Failed,
             format!("{job} ended as NODE_FAIL (its node failed)"),
+            false,
             metrics,
         ),
         ("BOOT_FAIL", ..) if !cancelled => continued(
             TrialStatus::Failed,
             format!("{job} ended as BOOT_FAIL (its node did not boot)"),
+            false,
             metrics,
         ),
         ("COMPLETED", _, None) | ("unknown", true, None) => finish(TrialStatus::Completed, None, metrics),
