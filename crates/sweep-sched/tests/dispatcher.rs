@@ -918,5 +918,9 @@ fn an_attempt_that_saved_no_checkpoint_is_not_continued_after_a_time_limit() {
     let r = &h.d.replay().trials[&id];
     assert_eq!(r.status, TrialStatus::TimedOut);
     assert_eq!(r.continuations, 0);
-    assert!(r.error.as_deref().unwrap().contains("saved no checkpoint"), "{:?}", r.error);
+    assert!(
+        r.error.as_deref().unwrap().contains("saved no checkpoint"),
+        "{:?}",
+        r.error
+    );
 }

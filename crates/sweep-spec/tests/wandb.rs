@@ -46,6 +46,15 @@ fn describe(path: &Path) -> String {
         writeln!(out, "  warning {at}: {w}").unwrap();
     }
     let first = match spec.method {
+        Method::Random if spec.run_cap.is_none() => {
+            // No run_cap: no full plan (W&B's agent runs until stopped or
+            // --count); the first draw is the first trial.
+            assert!(plan(&spec).is_err(), "{file}");
+            match Trials::new(&spec).unwrap().next(&[]) {
+                Ask::Trial(t) => t,
+                other => panic!("{file}: {other:?}"),
+            }
+        }
         Method::Grid | Method::Random => {
             let plan = plan(&spec).unwrap_or_else(|e| panic!("{file}: {e:?}"));
             writeln!(out, "  planned {} trials", plan.trials.len()).unwrap();
