@@ -525,6 +525,62 @@ impl Protocol {
     }
 }
 
+/// A log file created by its first write: a trial that prints nothing
+/// leaves no empty `stdout.log` or `stderr.log` (a new inode each, the
+/// largest part of a short trial's cost to the orchestrator).
+#[derive(Debug)]
+pub struct LazyFile {
+    path: std::path::PathBuf,
+    file: Option<tokio::fs::File>,
+}
+
+impl LazyFile {
+    /// A log at `path`, appended to, created when first written.
+    pub fn new(path: &Path) -> LazyFile {
+        LazyFile {
+            path: path.to_path_buf(),
+            file: None,
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for LazyFile {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        if self.file.is_none() {
+            match std::fs::OpenOptions::new().create(true).append(true).open(&self.path) {
+                Ok(f) => self.file = Some(tokio::fs::File::from_std(f)),
+                Err(e) => return std::task::Poll::Ready(Err(e)),
+            }
+        }
+        let file = self.file.as_mut().expect("opened above");
+        std::pin::Pin::new(file).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.file.as_mut() {
+            Some(f) => std::pin::Pin::new(f).poll_flush(cx),
+            None => std::task::Poll::Ready(Ok(())),
+        }
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.file.as_mut() {
+            Some(f) => std::pin::Pin::new(f).poll_shutdown(cx),
+            None => std::task::Poll::Ready(Ok(())),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -816,5 +872,21 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[tokio::test]
+    async fn a_lazy_log_exists_only_once_written() {
+        use tokio::io::AsyncWriteExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (quiet, loud) = (dir.path().join("quiet.log"), dir.path().join("loud.log"));
+        let mut q = LazyFile::new(&quiet);
+        q.flush().await.unwrap();
+        q.shutdown().await.unwrap();
+        assert!(!quiet.exists(), "nothing written, no file");
+        std::fs::write(&loud, "before\n").unwrap();
+        let mut l = LazyFile::new(&loud);
+        l.write_all(b"after\n").await.unwrap();
+        l.flush().await.unwrap();
+        assert_eq!(std::fs::read_to_string(&loud).unwrap(), "before\nafter\n", "appended");
     }
 }
