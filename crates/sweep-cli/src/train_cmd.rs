@@ -6,13 +6,15 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use sweep_core::{EpochMetrics, ParamValue, TrialEvent, format_short};
-use sweep_train::{Outcome, Progress, TrainConfig, config::default_metric, run_trial};
+use sweep_train::{Checkpointing, Outcome, Progress, RunOptions, TrainConfig, config::default_metric, run_trial_with};
 
 /// Train one model now, with a progress bar: from flags, or one trial of a spec.
 #[derive(Debug, Args)]
 #[command(
     after_help = "Examples:\n  sweep train --epochs 3\n  sweep train --optimizer sgd --momentum 0.9 --lr 0.01\n  \
-    sweep train --spec sweeps/lr.yaml --trial 4 --epochs 1"
+    sweep train --spec sweeps/lr.yaml --trial 4 --epochs 1\n  \
+    sweep train --epochs 20 --checkpoint-dir ckpt/   (run again after a stop: it continues)\n\n\
+    SIGUSR1 stops training at the next batch (state saved when at an epoch's end); exit status 0."
 )]
 pub struct TrainArgs {
     /// Take the trial's settings from this spec ...
@@ -24,6 +26,19 @@ pub struct TrainArgs {
     /// Training seed (default: the spec's, or 0).
     #[arg(long = "trial-seed", value_name = "N")]
     pub trial_seed: Option<u64>,
+    /// Save a checkpoint in DIR after each epoch, and continue from the one
+    /// there when started again with the same settings.
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint_dir: Option<PathBuf>,
+    /// With --checkpoint-dir: save after every Nth epoch only.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        requires = "checkpoint_dir",
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub checkpoint_every: u32,
     #[command(flatten)]
     pub params: ParamFlags,
 }
@@ -100,9 +115,18 @@ pub fn run(args: &TrainArgs) -> Result<u8> {
             .progress_chars("=> "),
     );
     let epochs = cfg.epochs;
-    let bar_for_events = bar.clone();
-    let mut on_event = move |event: TrialEvent| {
-        if let TrialEvent::Epoch { epoch, metrics } = event {
+    let say = {
+        let bar = bar.clone();
+        move |line: String| {
+            if bar.is_hidden() {
+                eprintln!("{line}")
+            } else {
+                bar.println(line)
+            }
+        }
+    };
+    let mut on_event = move |event: TrialEvent| match event {
+        TrialEvent::Epoch { epoch, metrics } => {
             let line = format!(
                 "epoch {epoch}/{epochs}  {}",
                 metric_line(
@@ -117,14 +141,29 @@ pub fn run(args: &TrainArgs) -> Result<u8> {
                     ]
                 )
             );
-            if bar_for_events.is_hidden() {
-                eprintln!("{line}")
-            } else {
-                bar_for_events.println(line)
-            }
+            say(line)
         }
+        TrialEvent::Resumed { epoch } => say(format!("continuing from the checkpoint after epoch {epoch}")),
+        TrialEvent::Checkpoint { epoch, bytes, seconds } => say(format!(
+            "checkpoint after epoch {epoch}: {:.1} MB in {:.3} s",
+            bytes.unwrap_or(0) as f64 / 1e6,
+            seconds.unwrap_or(0.0)
+        )),
+        TrialEvent::Warning { message } => say(format!("warning: {message}")),
+        _ => {}
     };
-    let outcome = run_trial(&cfg, &mut on_event, &mut Bar(bar.clone()));
+    let checkpoint = args.checkpoint_dir.clone().map(|dir| Checkpointing {
+        dir,
+        every: args.checkpoint_every,
+    });
+    let stop = sweep_train::suspend::on_sigusr1_flag()
+        .map_err(|e| eprintln!("warning: cannot handle SIGUSR1 ({e})"))
+        .ok();
+    let opts = RunOptions {
+        checkpoint: checkpoint.as_ref(),
+        stop,
+    };
+    let outcome = run_trial_with(&cfg, &opts, &mut on_event, &mut Bar(bar.clone()));
     bar.finish_and_clear();
     match outcome? {
         Outcome::Completed { metrics } => {
@@ -146,6 +185,16 @@ pub fn run(args: &TrainArgs) -> Result<u8> {
         Outcome::Diverged { epoch, reason } => {
             eprintln!("diverged in epoch {epoch}: {reason}");
             Ok(crate::worker_cmd::EXIT_DIVERGED)
+        }
+        Outcome::Suspended { epoch } => {
+            match &args.checkpoint_dir {
+                Some(dir) if epoch > 0 => eprintln!(
+                    "suspended (SIGUSR1) with epoch {epoch} saved in {}: run the same command again to continue",
+                    dir.display()
+                ),
+                _ => eprintln!("suspended (SIGUSR1) with no checkpoint saved"),
+            }
+            Ok(0)
         }
     }
 }

@@ -3,7 +3,10 @@
 //! A trial's parameters become a [`TrainConfig`] (checked against
 //! `sweep_core::builtin`), the dataset is loaded from IDX files ([`data`]),
 //! and [`run_trial`] trains an MLP or CNN on the CPU (burn-ndarray) or a CUDA
-//! GPU, reporting each epoch as a [`sweep_core::TrialEvent`].
+//! GPU, reporting each epoch as a [`sweep_core::TrialEvent`]. With a
+//! checkpoint folder ([`run_trial_with`]), it saves its state every N epochs
+//! ([`checkpoint`]) and a later attempt continues from it, bit
+//! for bit; SIGUSR1 ([`suspend`]) stops it early with its state saved.
 //!
 //! ```no_run
 //! use sweep_train::{TrainConfig, config::default_metric, run_trial};
@@ -13,14 +16,17 @@
 
 pub mod augment;
 pub mod backend;
+pub mod checkpoint;
 pub mod config;
 pub mod data;
 pub mod model;
+pub(crate) mod resume;
+pub mod suspend;
 pub mod train;
 
 pub use backend::{DeviceKind, cuda_devices};
 pub use config::TrainConfig;
-pub use train::{Outcome, Progress};
+pub use train::{Checkpointing, Outcome, Progress, RunOptions};
 
 use burn::backend::{Autodiff, NdArray};
 use sweep_core::TrialEvent;
@@ -48,6 +54,16 @@ pub fn run_trial(
     on_event: &mut dyn FnMut(TrialEvent),
     progress: &mut dyn Progress,
 ) -> Result<Outcome, TrainError> {
+    run_trial_with(cfg, &RunOptions::default(), on_event, progress)
+}
+
+/// [`run_trial`] with checkpoints and a stop flag.
+pub fn run_trial_with(
+    cfg: &TrainConfig,
+    opts: &RunOptions,
+    on_event: &mut dyn FnMut(TrialEvent),
+    progress: &mut dyn Progress,
+) -> Result<Outcome, TrainError> {
     let device = DeviceKind::parse(&cfg.device).map_err(TrainError::Config)?;
     backend::check_device(device).map_err(TrainError::Config)?;
     let dataset = data::load(&cfg.dataset, cfg.data_dir.as_deref())?;
@@ -59,12 +75,12 @@ pub fn run_trial(
     let result = match device {
         DeviceKind::Cpu => {
             backend::flush_denormals();
-            train::train::<CpuBackend>(cfg, &prepared, &Default::default(), on_event, progress)
+            train::train::<CpuBackend>(cfg, &prepared, &Default::default(), opts, on_event, progress)
         }
         #[cfg(feature = "cuda")]
         DeviceKind::Cuda(i) => {
             let dev = burn::backend::cuda::CudaDevice::new(i);
-            train::train::<CudaBackend>(cfg, &prepared, &dev, on_event, progress)
+            train::train::<CudaBackend>(cfg, &prepared, &dev, opts, on_event, progress)
         }
         #[cfg(not(feature = "cuda"))]
         DeviceKind::Cuda(_) => unreachable!("check_device refuses cuda without the feature"),

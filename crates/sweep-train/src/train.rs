@@ -1,16 +1,20 @@
 //! The training loop: seeded mini-batches from the in-memory dataset, one
-//! optimizer step each, validation after every epoch, the test set once at the end.
+//! optimizer step each, validation after every epoch, the test set once at
+//! the end; a checkpoint after every Nth epoch when asked (see
+//! [`crate::checkpoint`]), continued from by the next attempt.
 
+use crate::checkpoint::Store;
 use crate::config::{ModelKind, Optimizer as OptimizerKind, Schedule, TrainConfig};
 use crate::data::{Dataset, Normalization, Split};
 use crate::model::{Cnn, Mlp, Net};
+use crate::resume::{self, Meta};
 use burn::grad_clipping::GradientClippingConfig;
 use burn::lr_scheduler::LrScheduler;
 use burn::lr_scheduler::cosine::{CosineAnnealingLrScheduler, CosineAnnealingLrSchedulerConfig};
 use burn::lr_scheduler::exponential::{ExponentialLrScheduler, ExponentialLrSchedulerConfig};
 use burn::lr_scheduler::linear::{LinearLrScheduler, LinearLrSchedulerConfig};
 use burn::lr_scheduler::step::{StepLrScheduler, StepLrSchedulerConfig};
-use burn::module::AutodiffModule;
+use burn::module::{AutodiffModule, Module};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
@@ -19,6 +23,8 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Device, ElementConversion, Int, Tensor, TensorData};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use sweep_core::{EpochMetrics, TrialEvent};
 
@@ -72,6 +78,32 @@ pub enum Outcome {
         /// What was seen.
         reason: String,
     },
+    /// Stopped on request ([`RunOptions::stop`]) before the last epoch.
+    Suspended {
+        /// The last epoch saved in a checkpoint (0: none).
+        epoch: u32,
+    },
+}
+
+/// Where and how often a run saves checkpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpointing {
+    /// The trial's checkpoint folder (the same for all its attempts).
+    pub dir: PathBuf,
+    /// Save after every epoch that is a multiple of this (>= 1); the last
+    /// epoch is never saved (the test set is scored right after it).
+    pub every: u32,
+}
+
+/// How a run is driven besides its configuration.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions<'a> {
+    /// Checkpoints to continue from and to write; `None` for none.
+    pub checkpoint: Option<&'a Checkpointing>,
+    /// When this becomes true, the run stops before its next batch (after
+    /// saving a checkpoint if it is at an epoch's end) and ends
+    /// [`Outcome::Suspended`]. See [`crate::suspend`].
+    pub stop: Option<&'a AtomicBool>,
 }
 
 /// Progress of the current epoch, for a progress bar.
@@ -163,6 +195,7 @@ pub fn train<B: AutodiffBackend>(
     cfg: &TrainConfig,
     data: &Prepared,
     device: &Device<B>,
+    opts: &RunOptions,
     on_event: &mut dyn FnMut(TrialEvent),
     progress: &mut dyn Progress,
 ) -> Result<Outcome, String> {
@@ -196,7 +229,7 @@ pub fn train<B: AutodiffBackend>(
                 .with_momentum(m)
                 .with_weight_decay(decay(cfg))
                 .with_gradient_clipping(clipping(cfg));
-            run(cfg, data, device, net, o.init(), on_event, progress)
+            run(cfg, data, device, net, o.init(), opts, on_event, progress)
         }
         OptimizerKind::Adam { beta1, beta2 } => {
             let o = AdamConfig::new()
@@ -205,7 +238,7 @@ pub fn train<B: AutodiffBackend>(
                 .with_epsilon(eps)
                 .with_weight_decay(decay(cfg))
                 .with_grad_clipping(clipping(cfg));
-            run(cfg, data, device, net, o.init(), on_event, progress)
+            run(cfg, data, device, net, o.init(), opts, on_event, progress)
         }
         OptimizerKind::AdamW { beta1, beta2 } => {
             let o = AdamWConfig::new()
@@ -214,7 +247,7 @@ pub fn train<B: AutodiffBackend>(
                 .with_epsilon(eps)
                 .with_weight_decay(cfg.weight_decay as f32)
                 .with_grad_clipping(clipping(cfg));
-            run(cfg, data, device, net, o.init(), on_event, progress)
+            run(cfg, data, device, net, o.init(), opts, on_event, progress)
         }
         OptimizerKind::RmsProp { momentum } => {
             let o = RmsPropConfig::new()
@@ -223,14 +256,14 @@ pub fn train<B: AutodiffBackend>(
                 .with_epsilon(eps)
                 .with_weight_decay(decay(cfg))
                 .with_grad_clipping(clipping(cfg));
-            run(cfg, data, device, net, o.init(), on_event, progress)
+            run(cfg, data, device, net, o.init(), opts, on_event, progress)
         }
         OptimizerKind::AdaGrad => {
             let o = AdaGradConfig::new()
                 .with_epsilon(eps)
                 .with_weight_decay(decay(cfg))
                 .with_grad_clipping(clipping(cfg));
-            run(cfg, data, device, net, o.init(), on_event, progress)
+            run(cfg, data, device, net, o.init(), opts, on_event, progress)
         }
     }
 }
@@ -309,13 +342,232 @@ fn evaluate<B: Backend>(net: &Net<B>, split: &Split, norm: Normalization, device
     (loss_sum / n, correct as f64 / n)
 }
 
+/// SplitMix64's finalizer: a well-mixed 64-bit value from any input.
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The seed of the backend's generator (dropout masks) for `epoch`. The
+/// first epoch keeps the trial's seed (it also initializes the weights);
+/// every later epoch starts from its own seed, because burn's CPU generator
+/// cannot be saved: a run continued from a checkpoint then draws the same
+/// masks as one that never stopped.
+pub fn epoch_seed(seed: u64, epoch: u32) -> u64 {
+    if epoch <= 1 {
+        seed
+    } else {
+        splitmix64(seed ^ splitmix64(u64::from(epoch)))
+    }
+}
+
+/// Everything of a run that later epochs depend on, besides the network
+/// and the optimizer.
+struct LoopState<B: Backend> {
+    /// Epochs done.
+    epoch: u32,
+    order: Vec<usize>,
+    shuffle: ChaCha8Rng,
+    augment: ChaCha8Rng,
+    lr: Lr,
+    lr_steps: u64,
+    /// Each done epoch's metrics, as reported.
+    history: Vec<EpochMetrics>,
+    /// The best epoch, its value and network.
+    best: Option<(u32, f64, Net<B>)>,
+    /// The best-weights file on disk, when one is.
+    best_saved: Option<crate::checkpoint::BestRef>,
+    /// The last epoch saved in a checkpoint.
+    saved: Option<u32>,
+    /// Seconds trained by earlier attempts, up to their checkpoint.
+    seconds_before: f64,
+}
+
+impl<B: Backend> LoopState<B> {
+    fn fresh(cfg: &TrainConfig, n: usize, steps: usize) -> Result<Self, String> {
+        Ok(LoopState {
+            epoch: 0,
+            order: (0..n).collect(),
+            shuffle: ChaCha8Rng::seed_from_u64(cfg.seed),
+            augment: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0xa0a0_5eed),
+            lr: Lr::new(cfg, steps)?,
+            lr_steps: 0,
+            history: Vec::new(),
+            best: None,
+            best_saved: None,
+            saved: None,
+            seconds_before: 0.0,
+        })
+    }
+
+    /// The rate of the next step, counted.
+    fn next_lr(&mut self, step: usize, epoch: u32) -> f64 {
+        self.lr_steps += 1;
+        self.lr.next(step == 0, epoch == 1)
+    }
+
+    fn meta(&self, seconds: f64) -> Meta {
+        let (best_epoch, best_value, _) = self.best.as_ref().expect("a checkpoint follows an epoch");
+        Meta {
+            epoch: self.epoch,
+            history: self.history.iter().map(Meta::pack).collect(),
+            best_epoch: *best_epoch,
+            best_value: best_value.to_bits(),
+            lr_steps: self.lr_steps,
+            shuffle_pos: self.shuffle.get_word_pos().to_string(),
+            augment_pos: self.augment.get_word_pos().to_string(),
+            images: self.order.len() as u64,
+            seconds: seconds.to_bits(),
+        }
+    }
+}
+
+/// The checkpoint folder of a run, with how often it is written.
+struct Checkpoints {
+    store: Store,
+    every: u32,
+}
+
+/// Loads the last checkpoint into `net`, `optim` and `state`, reporting the
+/// epochs it holds again; a checkpoint that cannot be used is refused with
+/// a warning and moved aside, and training starts from epoch 1.
+#[allow(clippy::too_many_arguments)]
+fn resume<B: AutodiffBackend, O: Optimizer<Net<B>, B>>(
+    ck: &Checkpoints,
+    cfg: &TrainConfig,
+    steps: usize,
+    device: &Device<B>,
+    net: &mut Option<Net<B>>,
+    optim: &mut Option<O>,
+    state: &mut LoopState<B>,
+    on_event: &mut dyn FnMut(TrialEvent),
+) -> Result<(), String> {
+    let n = state.order.len();
+    let restored = ck.store.load().and_then(|loaded| {
+        loaded
+            .map(|l| {
+                let best_ref = l.best.as_ref().map(|(r, _)| r.clone());
+                let best = l.best.map(|(r, s)| (r.epoch, s));
+                resume::restore::<B, O::Record>(l.epoch, l.sections, best, n, steps, device).map(|r| (r, best_ref))
+            })
+            .transpose()
+    });
+    let (r, best_ref) = match restored {
+        Ok(None) => return Ok(()),
+        Ok(Some(r)) => r,
+        Err(why) => {
+            let path = ck.store.state_path();
+            let mut message = format!("checkpoint {} refused: {why}; training from epoch 1", path.display());
+            if let Err(e) = ck.store.set_aside() {
+                message.push_str(&format!(" (it could not be moved aside: {e})"));
+            }
+            on_event(TrialEvent::Warning { message });
+            return Ok(());
+        }
+    };
+    // Replaying the schedule's steps puts burn's schedulers where they were.
+    let mut lr = Lr::new(cfg, steps)?;
+    for epoch in 1..=r.meta.epoch {
+        for step in 0..steps {
+            lr.next(step == 0, epoch == 1);
+        }
+    }
+    state.shuffle.set_word_pos(r.shuffle_pos);
+    state.augment.set_word_pos(r.augment_pos);
+    state.lr = lr;
+    state.lr_steps = r.meta.lr_steps;
+    state.epoch = r.meta.epoch;
+    state.order = r.order;
+    state.history = r.meta.history.iter().map(|m| Meta::unpack(m)).collect();
+    let best_net = net.clone().expect("a network").load_record(r.best_net);
+    state.best = Some((r.meta.best_epoch, f64::from_bits(r.meta.best_value), best_net));
+    state.best_saved = best_ref;
+    state.saved = Some(r.meta.epoch);
+    state.seconds_before = f64::from_bits(r.meta.seconds);
+    *net = net.take().map(|m| m.load_record(r.net));
+    *optim = optim.take().map(|o| o.load_record(r.optim));
+    on_event(TrialEvent::Resumed { epoch: state.epoch });
+    for (i, metrics) in state.history.iter().enumerate() {
+        on_event(TrialEvent::Epoch {
+            epoch: i as u32 + 1,
+            metrics: metrics.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// Saves the state after `state.epoch`: the best weights first when they
+/// changed since the last save, then the state. Reports a `checkpoint`
+/// event, or a warning when the files could not be written (training goes on).
+fn save<B: AutodiffBackend, O: Optimizer<Net<B>, B>>(
+    ck: &Checkpoints,
+    net: &Net<B>,
+    optim: &O,
+    state: &mut LoopState<B>,
+    seconds: f64,
+    on_event: &mut dyn FnMut(TrialEvent),
+) {
+    let t0 = Instant::now();
+    let epoch = state.epoch;
+    let result = write_checkpoint(ck, net, optim, state, seconds);
+    match result {
+        Ok(bytes) => {
+            state.saved = Some(epoch);
+            on_event(TrialEvent::Checkpoint {
+                epoch,
+                bytes: Some(bytes),
+                seconds: Some(t0.elapsed().as_secs_f64()),
+            });
+        }
+        Err(e) => on_event(TrialEvent::Warning {
+            message: format!(
+                "checkpoint after epoch {epoch} not written to {}: {e}",
+                ck.store.dir().display()
+            ),
+        }),
+    }
+}
+
+/// Writes the best weights when they are not on disk yet, then the state;
+/// returns the checkpoint's size on disk (state and best file).
+fn write_checkpoint<B: AutodiffBackend, O: Optimizer<Net<B>, B>>(
+    ck: &Checkpoints,
+    net: &Net<B>,
+    optim: &O,
+    state: &mut LoopState<B>,
+    seconds: f64,
+) -> Result<u64, String> {
+    let (best_epoch, best_net) = match &state.best {
+        Some((e, _, n)) => (*e, n.clone()),
+        None => return Err("no epoch done".into()),
+    };
+    let best_bytes = match &state.best_saved {
+        Some(b) if b.epoch == best_epoch => std::fs::metadata(ck.store.dir().join(&b.file)).map_or(0, |m| m.len()),
+        _ => {
+            let sections = vec![resume::encode::<B, _>(best_net.into_record())?];
+            let (r, bytes) = ck.store.save_best(best_epoch, &sections).map_err(|e| e.to_string())?;
+            state.best_saved = Some(r);
+            bytes
+        }
+    };
+    let sections = resume::state_sections::<B, _>(&state.meta(seconds), &state.order, net, optim.to_record())?;
+    let bytes = ck
+        .store
+        .save(state.epoch, &sections, state.best_saved.as_ref())
+        .map_err(|e| e.to_string())?;
+    Ok(bytes + best_bytes)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn run<B: AutodiffBackend, O: Optimizer<Net<B>, B>>(
     cfg: &TrainConfig,
     data: &Prepared,
     device: &Device<B>,
-    mut net: Net<B>,
-    mut optim: O,
+    net: Net<B>,
+    optim: O,
+    opts: &RunOptions,
     on_event: &mut dyn FnMut(TrialEvent),
     progress: &mut dyn Progress,
 ) -> Result<Outcome, String> {
@@ -326,27 +578,42 @@ fn run<B: AutodiffBackend, O: Optimizer<Net<B>, B>>(
     }
     let size = data.train.images.size();
     let steps = n.div_ceil(cfg.batch_size);
-    let mut lr_schedule = Lr::new(cfg, steps)?;
+    let mut state = LoopState::<B>::fresh(cfg, n, steps)?;
+    let checkpoints = opts.checkpoint.map(|c| Checkpoints {
+        store: Store::new(&c.dir, resume::fingerprint(cfg, data)),
+        every: c.every.max(1),
+    });
+    let (mut net, mut optim) = (Some(net), Some(optim));
+    if let Some(ck) = &checkpoints {
+        resume(ck, cfg, steps, device, &mut net, &mut optim, &mut state, on_event)?;
+    }
+    let (mut net, mut optim) = (net.expect("a network"), optim.expect("an optimizer"));
     let ce = CrossEntropyLossConfig::new().init(device);
-    let mut shuffle = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let mut aug_rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0xa0a0_5eed);
     let mut batcher = Batcher::new(data.norm);
-    let mut order: Vec<usize> = (0..n).collect();
     let goal = cfg.metric.goal;
-    let mut best: Option<(u32, f64, Net<B>)> = None;
+    let stop_requested = || opts.stop.is_some_and(|s| s.load(Ordering::SeqCst));
+    let seconds_so_far = |state: &LoopState<B>| state.seconds_before + started.elapsed().as_secs_f64();
 
-    for epoch in 1..=cfg.epochs as u32 {
+    for epoch in state.epoch + 1..=cfg.epochs as u32 {
         let t0 = Instant::now();
+        B::seed(device, epoch_seed(cfg.seed, epoch));
         // Fisher-Yates with the trial's own stream: the same seed, the same batches.
         for i in (1..n).rev() {
-            let j = (shuffle.next_u64() % (i as u64 + 1)) as usize;
-            order.swap(i, j);
+            let j = (state.shuffle.next_u64() % (i as u64 + 1)) as usize;
+            state.order.swap(i, j);
         }
         let mut loss_sum = 0.0f64;
         let mut lr = cfg.lr;
+        let order = std::mem::take(&mut state.order);
         for (step, idx) in order.chunks(cfg.batch_size).enumerate() {
-            lr = lr_schedule.next(step == 0, epoch == 1);
-            let aug = cfg.augment.as_ref().map(|a| (a, &mut aug_rng));
+            if stop_requested() {
+                // The partial epoch is lost: the next attempt redoes it.
+                return Ok(Outcome::Suspended {
+                    epoch: state.saved.unwrap_or(0),
+                });
+            }
+            lr = state.next_lr(step, epoch);
+            let aug = cfg.augment.as_ref().map(|a| (a, &mut state.augment));
             batcher.fill(&data.train, idx, aug, data.norm);
             let (x, y) = batcher.tensors::<B>(size, device);
             let loss = ce.forward(net.forward(x), y);
@@ -365,6 +632,7 @@ fn run<B: AutodiffBackend, O: Optimizer<Net<B>, B>>(
             net = optim.step(lr, net, grads);
             progress.step(epoch as usize, step + 1, steps);
         }
+        state.order = order;
         let seconds = t0.elapsed().as_secs_f64();
         let (val_loss, val_accuracy) = evaluate(&net.valid(), &data.val, data.norm, device);
         if !val_loss.is_finite() {
@@ -381,12 +649,29 @@ fn run<B: AutodiffBackend, O: Optimizer<Net<B>, B>>(
         metrics.insert("seconds".into(), seconds);
         metrics.insert("samples_per_sec".into(), n as f64 / seconds.max(1e-9));
         let value = metrics[cfg.metric.name.as_str()];
-        if best.as_ref().is_none_or(|(_, b, _)| goal.better(value, *b)) {
-            best = Some((epoch, value, net.clone()));
+        if state.best.as_ref().is_none_or(|(_, b, _)| goal.better(value, *b)) {
+            state.best = Some((epoch, value, net.clone()));
         }
+        state.history.push(metrics.clone());
+        state.epoch = epoch;
         on_event(TrialEvent::Epoch { epoch, metrics });
+        // The last epoch needs no checkpoint: the test set is scored next.
+        let last = epoch as usize == cfg.epochs;
+        let stopping = !last && stop_requested();
+        if let Some(ck) = &checkpoints
+            && !last
+            && (epoch.is_multiple_of(ck.every) || stopping)
+        {
+            let seconds = seconds_so_far(&state);
+            save(ck, &net, &optim, &mut state, seconds, on_event);
+        }
+        if stopping {
+            return Ok(Outcome::Suspended {
+                epoch: state.saved.unwrap_or(0),
+            });
+        }
     }
-    let (best_epoch, best_value, best_net) = best.expect("at least one epoch");
+    let (best_epoch, best_value, best_net) = state.best.take().expect("at least one epoch");
     // The test set is scored once, with the weights of the best validation epoch.
     let (test_loss, test_accuracy) = evaluate(&best_net.valid(), &data.test, data.norm, device);
     let mut metrics = EpochMetrics::new();
@@ -394,6 +679,6 @@ fn run<B: AutodiffBackend, O: Optimizer<Net<B>, B>>(
     metrics.insert("test_loss".into(), test_loss);
     metrics.insert("best_epoch".into(), f64::from(best_epoch));
     metrics.insert(format!("best_{}", cfg.metric.name), best_value);
-    metrics.insert("seconds".into(), started.elapsed().as_secs_f64());
+    metrics.insert("seconds".into(), seconds_so_far(&state));
     Ok(Outcome::Completed { metrics })
 }
