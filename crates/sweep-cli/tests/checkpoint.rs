@@ -138,23 +138,23 @@ fn a_command_trainer_killed_with_its_orchestrator_continues_from_its_checkpoint(
 /// random streams and the schedule's position matter) run once through.
 fn builtin_spec(dir: &Path, file: &str) -> PathBuf {
     let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data");
-    let text = format!(
-        "name: bk
-method: grid
-metric: {{name: val_accuracy, goal: maximize}}
-         trainer:
-  train_limit: 6000
-  val_size: 1000
-  test_limit: 500
-  data_dir: {}
-           dropout: 0.2
-  lr_schedule: cosine
-         parameters:
-  lr: {{value: 0.003}}
-  epochs: {{value: 6}}
-",
-        data.display()
-    );
+    let text = [
+        "name: bk",
+        "method: grid",
+        "metric: {name: val_accuracy, goal: maximize}",
+        "trainer:",
+        "  train_limit: 6000",
+        "  val_size: 1000",
+        "  test_limit: 500",
+        &format!("  data_dir: {}", data.display()),
+        "  dropout: 0.2",
+        "  lr_schedule: cosine",
+        "parameters:",
+        "  lr: {value: 0.003}",
+        "  epochs: {value: 6}",
+        "",
+    ]
+    .join("\n");
     let path = dir.join(file);
     std::fs::write(&path, text).unwrap();
     path
