@@ -107,8 +107,16 @@ impl ParzenEstimator {
     /// Fits the estimator to `observations` (rows in trial order, one column
     /// per parameter of `space`, in the internal representation).
     pub fn new(observations: &[Vec<f64>], space: &[Space]) -> Self {
+        Self::weighted(observations, &vec![1.0; observations.len()], space)
+    }
+
+    /// As [`ParzenEstimator::new`], with each observation's weight (Optuna's
+    /// default for its place in trial order) multiplied by `scale[i]`.
+    pub fn weighted(observations: &[Vec<f64>], scale: &[f64], space: &[Space]) -> Self {
+        debug_assert_eq!(observations.len(), scale.len());
         let n = observations.len();
         let mut weights = default_weights(n);
+        weights.iter_mut().zip(scale).for_each(|(w, s)| *w *= s);
         if n == 0 {
             weights = vec![1.0];
         } else {
@@ -355,6 +363,35 @@ mod tests {
         assert!(w[..5].windows(2).all(|p| p[0] < p[1]));
         assert_eq!(&w[5..], &[1.0; 25]);
         assert_eq!(default_weights(26), [vec![1.0 / 26.0], vec![1.0; 25]].concat());
+    }
+
+    #[test]
+    fn weighted_scales_each_observation() {
+        // The kernels do not depend on the weights, so with scale [1, s] the
+        // density times (2 + s) (two observations and the prior) is
+        // K1 + s K2 + P: linear in s.
+        let space = [
+            Space::Numeric {
+                low: 0.0,
+                high: 10.0,
+                step: 0.0,
+                log: false,
+            },
+            Space::Categorical { prior: vec![0.5; 2] },
+        ];
+        let obs = vec![vec![2.0, 0.0], vec![7.0, 1.0]];
+        let pdf = |s: f64, x: &[f64]| ParzenEstimator::weighted(&obs, &[1.0, s], &space).log_pdf(x).exp();
+        for x in [[1.0, 0.0], [6.5, 1.0], [9.0, 0.0]] {
+            assert_eq!(pdf(1.0, &x), ParzenEstimator::new(&obs, &space).log_pdf(&x).exp());
+            let a = 2.0 * pdf(0.0, &x);
+            let b = 3.0 * pdf(1.0, &x) - a;
+            let got = 2.1 * pdf(0.1, &x);
+            assert!(
+                (got - (a + 0.1 * b)).abs() < 1e-12 * got,
+                "{x:?}: {got} vs {}",
+                a + 0.1 * b
+            );
+        }
     }
 
     #[test]
