@@ -19,6 +19,7 @@ pub mod backend;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
+pub mod layers;
 pub mod model;
 pub(crate) mod resume;
 pub mod suspend;
