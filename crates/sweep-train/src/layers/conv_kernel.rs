@@ -293,6 +293,7 @@ fn plain_forward_image(weight: &[f32], bias: &[f32], cols: &[f32], k: usize, row
 }
 
 #[inline(always)]
+#[allow(clippy::needless_range_loop)] // `t` indexes every channel's weights
 fn forward_block<const C: usize>(
     weight: &[f32],
     bias: &[f32],

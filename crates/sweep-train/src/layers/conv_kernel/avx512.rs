@@ -5,6 +5,9 @@
 //! together differs: the accumulators of a block stay in the 32 vector
 //! registers, which the plain loops do not achieve.
 
+// Block loops index several arrays by the same channel and tap.
+#![allow(clippy::needless_range_loop)]
+
 use super::{LANES, Lanes};
 use std::arch::x86_64::{__m512, _mm512_add_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_storeu_ps};
 
@@ -77,7 +80,7 @@ macro_rules! block {
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn forward_image(weight: &[f32], bias: &[f32], cols: &[f32], k: usize, row: usize, out: &mut [f32]) {
     let o = bias.len();
-    assert!(weight.len() >= o * k && cols.len() >= k * row && out.len() >= o * row && row % LANES == 0);
+    assert!(weight.len() >= o * k && cols.len() >= k * row && out.len() >= o * row && row.is_multiple_of(LANES));
     let mut c0 = 0;
     while c0 < o {
         // SAFETY: the features are enabled; the loads and stores are in bounds (checked).
@@ -151,7 +154,9 @@ pub(super) unsafe fn weight_grad_image(
     dw: &mut [Lanes],
     db: &mut [Lanes],
 ) {
-    assert!(dy.len() >= o * row && cols.len() >= k * row && dw.len() >= o * k && db.len() >= o && row % LANES == 0);
+    assert!(
+        dy.len() >= o * row && cols.len() >= k * row && dw.len() >= o * k && db.len() >= o && row.is_multiple_of(LANES)
+    );
     for (c, db) in db.iter_mut().enumerate().take(o) {
         // SAFETY: in bounds as `load` and `store` check.
         unsafe {
@@ -223,7 +228,7 @@ unsafe fn weight_grad_block<const C: usize, const T: usize>(
 /// `dcols[t, p] = sum over c of weight[c, t] * dy[c, p]`.
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn input_grad_image(weight: &[f32], dy: &[f32], o: usize, k: usize, row: usize, dcols: &mut [f32]) {
-    assert!(weight.len() >= o * k && dy.len() >= o * row && dcols.len() >= k * row && row % LANES == 0);
+    assert!(weight.len() >= o * k && dy.len() >= o * row && dcols.len() >= k * row && row.is_multiple_of(LANES));
     let mut t0 = 0;
     while t0 < k {
         // SAFETY: the features are enabled; in bounds (checked).
