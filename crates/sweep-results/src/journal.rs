@@ -220,9 +220,12 @@ pub enum JournalError {
 /// Every entry is written to the file (`write(2)`) before [`Journal::append`]
 /// returns, so a killed orchestrator (`kill -9`, a panic) loses nothing. The
 /// `fdatasync` that makes entries survive a power cut runs on a thread of its
-/// own, as group commit: it starts as soon as an entry is written and covers
-/// every entry written before it began, so the dispatcher never waits for the
-/// disk. [`Journal::sync`] waits until everything written is on disk.
+/// own, as group commit: it starts [`SYNC_GATHER`] after the first entry not
+/// yet on disk and covers every entry written before it began, so the
+/// dispatcher never waits for the disk, and a sweep of short trials costs at
+/// most one sync per [`SYNC_GATHER`] rather than one per entry.
+/// [`Journal::sync`] waits until everything written is on disk (at once, not
+/// after the gathering time).
 #[derive(Debug)]
 pub struct Journal {
     file: File,
@@ -242,7 +245,15 @@ struct SyncState {
     error: Option<std::io::ErrorKind>,
     /// The journal was closed: sync what is left and end.
     closing: bool,
+    /// The sync thread waits for an entry (only then does `append` wake it).
+    idle: bool,
+    /// Someone waits in [`Journal::sync`]: sync without gathering.
+    urgent: bool,
 }
+
+/// How long the sync thread gathers entries before an `fdatasync`: a power
+/// cut can lose at most the entries of the last this-long (plus the sync).
+pub const SYNC_GATHER: std::time::Duration = std::time::Duration::from_millis(20);
 
 #[derive(Debug, Default)]
 struct Syncer {
@@ -255,10 +266,21 @@ impl Syncer {
         let mut state = self.state.lock().expect("journal sync state");
         loop {
             while state.synced == state.written && !state.closing {
+                state.idle = true;
                 state = self.wake.wait(state).expect("journal sync state");
+                state.idle = false;
             }
             if state.synced == state.written {
                 return;
+            }
+            if !state.closing && !state.urgent {
+                // Gather the entries of the next few milliseconds into this
+                // sync; `sync` and closing cut it short.
+                state = self
+                    .wake
+                    .wait_timeout(state, SYNC_GATHER)
+                    .expect("journal sync state")
+                    .0;
             }
             let target = state.written;
             drop(state);
@@ -268,6 +290,9 @@ impl Syncer {
                 state.error.get_or_insert(e.kind());
             }
             state.synced = target;
+            if state.synced == state.written {
+                state.urgent = false;
+            }
             self.wake.notify_all();
         }
     }
@@ -323,13 +348,19 @@ impl Journal {
         self.written += 1;
         let mut state = self.syncer.state.lock().expect("journal sync state");
         state.written = self.written;
-        self.syncer.wake.notify_all();
+        if state.idle {
+            self.syncer.wake.notify_all();
+        }
         self.sync_error(&state)
     }
 
     /// Waits until every entry appended so far is on disk.
     pub fn sync(&mut self) -> Result<(), JournalError> {
         let mut state = self.syncer.state.lock().expect("journal sync state");
+        if state.synced < self.written {
+            state.urgent = true;
+            self.syncer.wake.notify_all();
+        }
         while state.synced < self.written && state.error.is_none() {
             state = self.syncer.wake.wait(state).expect("journal sync state");
         }

@@ -6,6 +6,8 @@
 //! Rewrites are coalesced: at most one per [`TABLES_EVERY`], and never more
 //! than a tenth of the time (a rewrite that took 200 ms waits 2 s for the
 //! next), so the tables of a huge sweep cost a bounded share of a core.
+//! Between rewrites the thread sleeps and takes the entries in one go when it
+//! wakes: it is not woken for each entry (three a trial).
 
 use std::collections::VecDeque;
 use std::sync::mpsc;
@@ -28,6 +30,8 @@ enum Msg {
 #[derive(Debug, Clone)]
 pub struct TableWriter {
     tx: mpsc::Sender<Msg>,
+    /// The writer thread, unparked by a flush.
+    thread: std::thread::Thread,
 }
 
 impl std::fmt::Debug for Msg {
@@ -46,6 +50,37 @@ struct State {
 }
 
 impl State {
+    /// Folds one message in; a flush writes at once and answers.
+    fn handle(&mut self, msg: Msg, dirty: &mut bool) {
+        match msg {
+            Msg::Entry(e) => {
+                if let Entry::TrialCreated { trial, .. } = e.as_ref()
+                    && self.upcoming.front().is_some_and(|t| t.id == *trial)
+                {
+                    self.upcoming.pop_front();
+                }
+                self.replay.apply(*e);
+                *dirty = true;
+            }
+            Msg::Upcoming(t) => {
+                self.upcoming.push_back(t);
+                *dirty = true;
+            }
+            Msg::DropUpcoming => {
+                self.upcoming.clear();
+                *dirty = true;
+            }
+            Msg::Flush(ack) => {
+                self.write();
+                *dirty = false;
+                let _ = ack.send(match self.error.take() {
+                    Some(e) => Err(e),
+                    None => Ok(()),
+                });
+            }
+        }
+    }
+
     fn write(&mut self) -> Duration {
         let began = Instant::now();
         let mut infos: Vec<TrialInfo<'_>> = self.replay.infos();
@@ -74,7 +109,7 @@ impl TableWriter {
             upcoming: VecDeque::new(),
             error: None,
         };
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("tables".into())
             .spawn(move || {
                 // The first write is the caller's flush, once the sweep's
@@ -82,44 +117,29 @@ impl TableWriter {
                 let mut dirty = false;
                 let mut next = Instant::now();
                 loop {
-                    let wait = if dirty {
-                        next.saturating_duration_since(Instant::now())
-                    } else {
-                        Duration::from_secs(3600)
-                    };
-                    match rx.recv_timeout(wait) {
-                        Ok(Msg::Entry(e)) => {
-                            if let Entry::TrialCreated { trial, .. } = e.as_ref()
-                                && state.upcoming.front().is_some_and(|t| t.id == *trial)
-                            {
-                                state.upcoming.pop_front();
+                    if !dirty {
+                        // Nothing to write: sleep until a message comes.
+                        match rx.recv() {
+                            Ok(msg) => state.handle(msg, &mut dirty),
+                            Err(mpsc::RecvError) => return,
+                        }
+                    } else if let Some(wait) = next.checked_duration_since(Instant::now()) {
+                        // A write is due at `next`: sleep until then, not
+                        // woken by each entry (senders do not wake a thread
+                        // that is not waiting on the channel); a flush
+                        // unparks it.
+                        std::thread::park_timeout(wait);
+                    }
+                    loop {
+                        match rx.try_recv() {
+                            Ok(msg) => state.handle(msg, &mut dirty),
+                            Err(mpsc::TryRecvError::Empty) => break,
+                            Err(mpsc::TryRecvError::Disconnected) => {
+                                if dirty {
+                                    state.write();
+                                }
+                                return;
                             }
-                            state.replay.apply(*e);
-                            dirty = true;
-                        }
-                        Ok(Msg::Upcoming(t)) => {
-                            state.upcoming.push_back(t);
-                            dirty = true;
-                        }
-                        Ok(Msg::DropUpcoming) => {
-                            state.upcoming.clear();
-                            dirty = true;
-                        }
-                        Ok(Msg::Flush(ack)) => {
-                            state.write();
-                            dirty = false;
-                            let _ = ack.send(match state.error.take() {
-                                Some(e) => Err(e),
-                                None => Ok(()),
-                            });
-                            continue;
-                        }
-                        Err(mpsc::RecvTimeoutError::Timeout) => {}
-                        Err(mpsc::RecvTimeoutError::Disconnected) => {
-                            if dirty {
-                                state.write();
-                            }
-                            return;
                         }
                     }
                     if dirty && Instant::now() >= next {
@@ -129,8 +149,10 @@ impl TableWriter {
                     }
                 }
             })
-            .expect("spawn the table writer");
-        TableWriter { tx }
+            .expect("spawn the table writer")
+            .thread()
+            .clone();
+        TableWriter { tx, thread }
     }
 
     /// A journal entry, as written.
@@ -155,6 +177,7 @@ impl TableWriter {
         if self.tx.send(Msg::Flush(ack)).is_err() {
             return Err(std::io::Error::other("the table writer stopped"));
         }
+        self.thread.unpark();
         done.recv()
             .unwrap_or_else(|_| Err(std::io::Error::other("the table writer stopped")))
     }

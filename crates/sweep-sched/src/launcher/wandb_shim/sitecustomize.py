@@ -72,10 +72,16 @@ def _report(where, exc):
 
 
 def _write_line(obj):
-    """Writes one protocol line, whole, to the saved stdout."""
+    """Writes one protocol line, whole, to the saved stdout.
+
+    The line starts with a newline: another writer of the same stdout may
+    have left a line unfinished (wandb's console redirect forwards what it
+    reads in chunks, and an unbuffered print writes its text and its newline
+    apart), and a protocol line glued to its end would not be read as one.
+    Sweep reads the empty line as an empty line of output."""
     import json
 
-    data = (json.dumps(obj, allow_nan=True, separators=(",", ":")) + "\n").encode("utf-8")
+    data = ("\n" + json.dumps(obj, allow_nan=True, separators=(",", ":")) + "\n").encode("utf-8")
     fd = _state["out"]
     if fd is None:
         fd = 1
