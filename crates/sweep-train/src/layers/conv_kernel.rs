@@ -17,6 +17,29 @@
 //! has AVX-512, else the same loops in plain Rust (compiled for AVX2 with FMA
 //! when it has those).
 
+/// Calls `$call` with the const `$n` set to the block size for `$left` items
+/// left (at most `$max`, which is at most 8), and evaluates to that size:
+/// `i += block!(n - i, 8, |N| kernel::<N>(i))`.
+macro_rules! block {
+    ($left:expr, $max:literal, |$n:ident| $call:expr) => {
+        block!(@ ($left).min($max), $n, $call; 1 2 3 4 5 6 7)
+    };
+    (@ $size:expr, $n:ident, $call:expr; $($k:literal)*) => {
+        match $size {
+            $($k => {
+                const $n: usize = $k;
+                $call;
+                $k
+            })*
+            _ => {
+                const $n: usize = 8;
+                $call;
+                8
+            }
+        }
+    };
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 
@@ -271,24 +294,13 @@ fn lanes(data: &[f32], at: usize) -> &Lanes {
 }
 
 /// One image: `out[c, p] = bias[c] + sum over t of weight[c, t] * cols[t, p]`,
-/// rows `row` apart, channels in blocks of up to 8.
+/// rows `row` apart, channels in blocks of up to 8 (`block!`).
 #[inline(always)]
 fn plain_forward_image(weight: &[f32], bias: &[f32], cols: &[f32], k: usize, row: usize, out: &mut [f32]) {
     let o = bias.len();
     let mut c0 = 0;
     while c0 < o {
-        match o - c0 {
-            1 => forward_block::<1>(weight, bias, cols, k, row, c0, out),
-            2 | 3 => forward_block::<2>(weight, bias, cols, k, row, c0, out),
-            4..=7 => forward_block::<4>(weight, bias, cols, k, row, c0, out),
-            _ => forward_block::<8>(weight, bias, cols, k, row, c0, out),
-        }
-        c0 += match o - c0 {
-            1 => 1,
-            2 | 3 => 2,
-            4..=7 => 4,
-            _ => 8,
-        };
+        c0 += block!(o - c0, 8, |C| forward_block::<C>(weight, bias, cols, k, row, c0, out));
     }
 }
 
@@ -389,18 +401,7 @@ fn weight_grad_block<const C: usize, const T: usize>(
 fn plain_input_grad_image(weight: &[f32], dy: &[f32], o: usize, k: usize, row: usize, dcols: &mut [f32]) {
     let mut t0 = 0;
     while t0 < k {
-        match k - t0 {
-            1 => input_grad_block::<1>(weight, dy, o, k, row, t0, dcols),
-            2 | 3 => input_grad_block::<2>(weight, dy, o, k, row, t0, dcols),
-            4..=7 => input_grad_block::<4>(weight, dy, o, k, row, t0, dcols),
-            _ => input_grad_block::<8>(weight, dy, o, k, row, t0, dcols),
-        }
-        t0 += match k - t0 {
-            1 => 1,
-            2 | 3 => 2,
-            4..=7 => 4,
-            _ => 8,
-        };
+        t0 += block!(k - t0, 8, |T| input_grad_block::<T>(weight, dy, o, k, row, t0, dcols));
     }
 }
 

@@ -27,55 +27,6 @@ unsafe fn store(data: &mut [f32], at: usize, v: __m512) {
     unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), v) }
 }
 
-/// Calls `$f::<N>` with the block size `N` (at most `$max`, one of 1 to 8)
-/// for `$left` items left, and evaluates to `N`.
-macro_rules! block {
-    ($left:expr, $max:literal, |$n:ident| $call:expr) => {{
-        match ($left).min($max) {
-            1 => {
-                const $n: usize = 1;
-                $call;
-                1
-            }
-            2 => {
-                const $n: usize = 2;
-                $call;
-                2
-            }
-            3 => {
-                const $n: usize = 3;
-                $call;
-                3
-            }
-            4 => {
-                const $n: usize = 4;
-                $call;
-                4
-            }
-            5 => {
-                const $n: usize = 5;
-                $call;
-                5
-            }
-            6 => {
-                const $n: usize = 6;
-                $call;
-                6
-            }
-            7 => {
-                const $n: usize = 7;
-                $call;
-                7
-            }
-            _ => {
-                const $n: usize = 8;
-                $call;
-                8
-            }
-        }
-    }};
-}
-
 /// `out[c, p] = bias[c] + sum over t of weight[c, t] * cols[t, p]`.
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn forward_image(weight: &[f32], bias: &[f32], cols: &[f32], k: usize, row: usize, out: &mut [f32]) {
