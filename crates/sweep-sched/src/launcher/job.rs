@@ -154,7 +154,12 @@ fn wandb_env(dir: &ResultsDir, spec: &Spec, tdir: &std::path::Path) -> std::io::
         let file = shim.join("sitecustomize.py");
         if std::fs::read_to_string(&file).ok().as_deref() != Some(WANDB_SHIM) {
             std::fs::create_dir_all(&shim)?;
-            let tmp = shim.join(format!(".sitecustomize.py.{}", std::process::id()));
+            // Trials are prepared on several threads at once: each writer
+            // has its own temporary file (a shared one was renamed away by
+            // the first writer, and the second trial failed with ENOENT).
+            static WRITER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = WRITER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let tmp = shim.join(format!(".sitecustomize.py.{}.{n}", std::process::id()));
             std::fs::write(&tmp, WANDB_SHIM)?;
             std::fs::rename(&tmp, &file)?;
         }
