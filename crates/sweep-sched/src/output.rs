@@ -26,6 +26,9 @@ use tokio::sync::mpsc;
 pub const LINE_LIMIT: usize = 1 << 20;
 /// Bytes read from a pipe or a file at a time.
 const CHUNK: usize = 64 * 1024;
+/// The first read buffer of a stream: most trials print little, and a
+/// stream that fills it grows it to [`CHUNK`].
+const FIRST_CHUNK: usize = 4 * 1024;
 /// Bytes kept of the start of a line that was too long.
 const HEAD: usize = 200;
 /// Lines of stderr kept for a failed trial's error message.
@@ -148,18 +151,28 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let mut chunk = vec![0u8; CHUNK];
+    // Read into spare capacity: nothing to zero for every trial.
+    let mut chunk = Vec::with_capacity(FIRST_CHUNK);
     loop {
-        let n = src.read(&mut chunk).await?;
-        if n == 0 {
+        grow_if_full(&mut chunk);
+        if src.read_buf(&mut chunk).await? == 0 {
             break;
         }
-        let _ = log.write_all(&chunk[..n]).await;
-        split.push(&chunk[..n], &mut each);
+        let _ = log.write_all(&chunk).await;
+        split.push(&chunk, &mut each);
     }
     split.finish(&mut each);
     let _ = log.flush().await;
     Ok(())
+}
+
+/// Empties a read buffer for the next read; one the last read filled
+/// grows to [`CHUNK`].
+fn grow_if_full(chunk: &mut Vec<u8>) {
+    if chunk.len() == chunk.capacity() && chunk.capacity() < CHUNK {
+        *chunk = Vec::with_capacity(CHUNK);
+    }
+    chunk.clear();
 }
 
 /// The end of a stream: the last [`TAIL_LINES`] lines or the last
@@ -280,17 +293,17 @@ where
     W: AsyncWrite + Unpin,
 {
     let mut tail = Tail::default();
-    let mut chunk = vec![0u8; CHUNK];
+    let mut chunk = Vec::with_capacity(FIRST_CHUNK);
     let (mut pipe_open, mut notes_open) = (true, true);
     // Whether the log's last byte ends a line (a note must not join one).
     let mut at_line_start = true;
     while pipe_open || notes_open {
         tokio::select! {
-            read = src.read(&mut chunk), if pipe_open => match read {
+            read = { grow_if_full(&mut chunk); src.read_buf(&mut chunk) }, if pipe_open => match read {
                 Ok(n) if n > 0 => {
-                    let _ = log.write_all(&chunk[..n]).await;
+                    let _ = log.write_all(&chunk).await;
                     at_line_start = chunk[n - 1] == b'\n';
-                    tail.push(&chunk[..n]);
+                    tail.push(&chunk);
                 }
                 _ => pipe_open = false,
             },

@@ -25,6 +25,16 @@ pub struct LocalLauncher {
     cancels: HashMap<(TrialId, u32), watch::Sender<Cancel>>,
 }
 
+impl Drop for LocalLauncher {
+    /// The sweep is over: the watcher forgets the groups that ended, so it
+    /// never kills a reused number when this process exits.
+    fn drop(&mut self) {
+        if let Some(r) = Reaper::started() {
+            r.flush();
+        }
+    }
+}
+
 impl LocalLauncher {
     /// A launcher with nothing running.
     pub fn new() -> LocalLauncher {
@@ -73,8 +83,38 @@ impl Launcher for LocalLauncher {
 /// children included. It replaces a `setpriv --pdeathsig` exec per trial,
 /// about 0.9 ms of CPU each.
 pub struct Reaper {
-    stdin: std::sync::Mutex<std::process::ChildStdin>,
+    pipe: std::sync::Mutex<ReaperPipe>,
 }
+
+/// The watcher's input, and the `- PGID` lines not yet written: a group's
+/// end is told with the next `+` line (one write, one wakeup of the watcher
+/// per trial), or when [`Reaper::flush`] is called, or when many wait.
+struct ReaperPipe<W = std::process::ChildStdin> {
+    stdin: W,
+    pending: String,
+}
+
+impl<W: std::io::Write> ReaperPipe<W> {
+    /// Adds `line` (if any) to what is held back, and writes it all when
+    /// `now` or when much is held. False when the watcher is gone.
+    fn say(&mut self, line: Option<std::fmt::Arguments<'_>>, now: bool) -> bool {
+        use std::fmt::Write as _;
+        if let Some(line) = line {
+            let _ = self.pending.write_fmt(line);
+        }
+        if self.pending.is_empty() || !now && self.pending.len() < REAPER_PENDING * 12 {
+            return true;
+        }
+        let ok = self.stdin.write_all(self.pending.as_bytes()).is_ok();
+        self.pending.clear();
+        ok
+    }
+}
+
+/// `- PGID` lines held back at most.
+const REAPER_PENDING: usize = 64;
+
+static REAPER: std::sync::OnceLock<Option<Reaper>> = std::sync::OnceLock::new();
 
 /// The watcher's program: a set of groups kept in one string, no forks.
 const REAPER_SCRIPT: &str = r#"trap '' INT TERM HUP QUIT
@@ -92,7 +132,6 @@ impl Reaper {
     /// This process's watcher, started on first use; `None` when it cannot
     /// be started.
     pub fn get() -> Option<&'static Reaper> {
-        static REAPER: std::sync::OnceLock<Option<Reaper>> = std::sync::OnceLock::new();
         REAPER
             .get_or_init(|| {
                 if std::env::var_os("SWEEP_NO_REAPER").is_some() {
@@ -109,26 +148,39 @@ impl Reaper {
                     .ok()?;
                 let stdin = child.stdin.take()?;
                 Some(Reaper {
-                    stdin: std::sync::Mutex::new(stdin),
+                    pipe: std::sync::Mutex::new(ReaperPipe {
+                        stdin,
+                        pending: String::new(),
+                    }),
                 })
             })
             .as_ref()
     }
 
-    fn say(&self, line: &str) -> bool {
-        use std::io::Write;
-        let mut stdin = self.stdin.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        stdin.write_all(line.as_bytes()).is_ok()
+    /// The watcher, if one was started.
+    fn started() -> Option<&'static Reaper> {
+        REAPER.get().and_then(Option::as_ref)
+    }
+
+    fn say(&self, line: Option<std::fmt::Arguments<'_>>, now: bool) -> bool {
+        let mut pipe = self.pipe.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        pipe.say(line, now)
     }
 
     /// Kill the process group `pgid` should the orchestrator die.
     pub fn watch(&self, pgid: u32) -> bool {
-        self.say(&format!("+ {pgid}\n"))
+        self.say(Some(format_args!("+ {pgid}\n")), true)
     }
 
-    /// The group `pgid` ended: forget it (its number may be reused).
+    /// The group `pgid` ended: forget it (its number may be reused), told
+    /// to the watcher with the next group to watch.
     pub fn forget(&self, pgid: u32) {
-        self.say(&format!("- {pgid}\n"));
+        self.say(Some(format_args!("- {pgid}\n")), false);
+    }
+
+    /// Tells the watcher every group that ended.
+    pub fn flush(&self) {
+        self.say(None, true);
     }
 }
 
@@ -396,4 +448,59 @@ async fn execute(job: Job, tx: mpsc::UnboundedSender<Event>, mut cancel: watch::
         }
     }
     let _ = tx.send(msg);
+}
+
+#[cfg(test)]
+mod reaper_tests {
+    use super::{REAPER_PENDING, ReaperPipe};
+
+    fn watch(p: &mut ReaperPipe<Vec<u8>>, g: u32) {
+        assert!(p.say(Some(format_args!("+ {g}\n")), true));
+    }
+
+    fn forget(p: &mut ReaperPipe<Vec<u8>>, g: u32) {
+        assert!(p.say(Some(format_args!("- {g}\n")), false));
+    }
+
+    #[test]
+    fn ended_groups_are_told_with_the_next_watch_or_a_flush() {
+        let mut p = ReaperPipe {
+            stdin: Vec::new(),
+            pending: String::new(),
+        };
+        watch(&mut p, 10);
+        watch(&mut p, 11);
+        assert_eq!(
+            String::from_utf8_lossy(&p.stdin),
+            "+ 10\n+ 11\n",
+            "a watch is written at once"
+        );
+        forget(&mut p, 10);
+        assert_eq!(p.stdin.len(), 10, "an ended group waits for the next write");
+        watch(&mut p, 12);
+        assert_eq!(String::from_utf8_lossy(&p.stdin), "+ 10\n+ 11\n- 10\n+ 12\n");
+        forget(&mut p, 11);
+        forget(&mut p, 12);
+        assert!(p.say(None, true));
+        assert!(
+            String::from_utf8_lossy(&p.stdin).ends_with("+ 12\n- 11\n- 12\n"),
+            "a flush writes what waits"
+        );
+        let before = p.stdin.len();
+        assert!(p.say(None, true));
+        assert_eq!(p.stdin.len(), before, "an empty flush writes nothing");
+    }
+
+    #[test]
+    fn many_ended_groups_are_written_without_a_watch() {
+        let mut p = ReaperPipe {
+            stdin: Vec::new(),
+            pending: String::new(),
+        };
+        for g in 0..REAPER_PENDING as u32 * 2 {
+            forget(&mut p, 1_000_000 + g);
+        }
+        assert!(!p.stdin.is_empty(), "held back lines are bounded");
+        assert!(p.pending.len() < REAPER_PENDING * 12);
+    }
 }
