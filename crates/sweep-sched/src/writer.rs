@@ -4,8 +4,10 @@
 //! the dispatcher's journal stream: it folds the entries into its own replay.
 //!
 //! Rewrites are coalesced: at most one per [`TABLES_EVERY`], and never more
-//! than a tenth of the time (a rewrite that took 200 ms waits 2 s for the
-//! next), so the tables of a huge sweep cost a bounded share of a core.
+//! than one part in [`TABLES_SHARE`] of the time (a rewrite that took 20 ms
+//! waits 1 s for the next), so the tables of a huge sweep cost a bounded
+//! share of a core: the cost per trial of all rewrites stays flat as a sweep
+//! grows, instead of growing with the rows rewritten each time.
 //! Between rewrites the thread sleeps and takes the entries in one go when it
 //! wakes: it is not woken for each entry (three a trial).
 
@@ -18,6 +20,10 @@ use sweep_spec::Trial;
 
 /// The most often the CSV tables are rewritten while trials finish.
 pub const TABLES_EVERY: Duration = Duration::from_millis(500);
+
+/// A rewrite that took `t` waits `t * TABLES_SHARE` for the next one: 2% of
+/// a core at most.
+pub const TABLES_SHARE: u32 = 50;
 
 enum Msg {
     Entry(Box<Entry>),
@@ -145,7 +151,7 @@ impl TableWriter {
                     if dirty && Instant::now() >= next {
                         let took = state.write();
                         dirty = false;
-                        next = Instant::now() + TABLES_EVERY.max(took * 10);
+                        next = Instant::now() + TABLES_EVERY.max(took * TABLES_SHARE);
                     }
                 }
             })
