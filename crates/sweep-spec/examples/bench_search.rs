@@ -1,7 +1,8 @@
 //! Benchmark: random search against sweep's TPE, one trial at a time and with
 //! eight in flight, on Branin (2-D), Hartmann-6 and a mixed space (log-uniform
 //! learning rate, a categorical, an integer, seeded noise); 20 seeds x 60
-//! trials. Prints the median and interquartile range of the best value found
+//! trials (`BENCH_SEEDS` seeds from `BENCH_SEED_OFFSET`: 20 from 0 unless
+//! set). Prints the median and interquartile range of the best value found
 //! after 20, 40 and 60 trials (all objectives are minimised), and for
 //! comparison sequential TPE's 7 trials earlier (`sweep-tpe 7 fewer`).
 //!
@@ -239,6 +240,12 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(SEEDS);
+    // The first seed (`BENCH_SEED_OFFSET`, default 0): seeds offset..offset+N,
+    // to check a change on seeds it was not tried on.
+    let offset: u64 = std::env::var("BENCH_SEED_OFFSET")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     println!(
         "{:<10} {:<18} {:>9} {:>19} {:>9} {:>19} {:>9} {:>19}",
         "objective", "sampler", "@20 med", "IQR", "@40 med", "IQR", "@60 med", "IQR"
@@ -251,7 +258,7 @@ fn main() {
             ("sweep-tpe x8", run_tpe_parallel),
         ];
         for (method, run) in runners {
-            let runs: Vec<Vec<f64>> = (0..seeds).map(|seed| run(&o, seed)).collect();
+            let runs: Vec<Vec<f64>> = (offset..offset + seeds).map(|seed| run(&o, seed)).collect();
             println!("{}", row(o.name, method, &runs));
             if method == "sweep-tpe" {
                 // What eight in flight can hope for: each of their trials is

@@ -106,6 +106,7 @@ pub struct ParzenEstimator {
 impl ParzenEstimator {
     /// Fits the estimator to `observations` (rows in trial order, one column
     /// per parameter of `space`, in the internal representation).
+    #[cfg(test)]
     pub fn new(observations: &[Vec<f64>], space: &[Space]) -> Self {
         Self::weighted(observations, &vec![1.0; observations.len()], space)
     }
@@ -113,6 +114,12 @@ impl ParzenEstimator {
     /// As [`ParzenEstimator::new`], with each observation's weight (Optuna's
     /// default for its place in trial order) multiplied by `scale[i]`.
     pub fn weighted(observations: &[Vec<f64>], scale: &[f64], space: &[Space]) -> Self {
+        Self::fit(observations, scale, space, 1.0)
+    }
+
+    /// As [`ParzenEstimator::weighted`], with the smallest bandwidth of a
+    /// numerical kernel (Optuna's magic clip) multiplied by `clip` (1: Optuna's).
+    pub fn fit(observations: &[Vec<f64>], scale: &[f64], space: &[Space], clip: f64) -> Self {
         debug_assert_eq!(observations.len(), scale.len());
         let n = observations.len();
         let mut weights = default_weights(n);
@@ -131,7 +138,7 @@ impl ParzenEstimator {
                 let column: Vec<f64> = observations.iter().map(|row| row[i]).collect();
                 match s {
                     Space::Categorical { prior } => categorical_kernels(&column, prior),
-                    Space::Numeric { .. } => numerical_kernels(&column, s),
+                    Space::Numeric { .. } => numerical_kernels(&column, s, clip),
                 }
             })
             .collect();
@@ -288,9 +295,10 @@ fn categorical_kernels(observed: &[f64], prior: &[f64]) -> Kernels {
 /// Optuna's numerical kernels: one at each observation, its bandwidth the
 /// larger gap to its sorted neighbours (the ends of the range count as
 /// neighbours only for a lone observation: `consider_endpoints=False`),
-/// clipped to `[range / min(100, n_kernels + 1), range]` (the magic clip),
-/// and a prior kernel at the centre with the whole range as bandwidth.
-fn numerical_kernels(observed: &[f64], space: &Space) -> Kernels {
+/// clipped to `[clip * range / min(100, n_kernels + 1), range]` (the magic
+/// clip; Optuna's with `clip` 1), and a prior kernel at the centre with the
+/// whole range as bandwidth.
+fn numerical_kernels(observed: &[f64], space: &Space, clip: f64) -> Kernels {
     let Space::Numeric { low, high, step, log } = *space else {
         unreachable!()
     };
@@ -300,7 +308,7 @@ fn numerical_kernels(observed: &[f64], space: &Space) -> Kernels {
     } else {
         observed.to_vec()
     };
-    let mut sigma = bandwidths(&mu, lo, hi);
+    let mut sigma = bandwidths(&mu, lo, hi, clip);
     mu.push(0.5 * (lo + hi));
     sigma.push(hi - lo);
     let log_mass = mu
@@ -321,8 +329,9 @@ fn numerical_kernels(observed: &[f64], space: &Space) -> Kernels {
     }
 }
 
-/// The bandwidth of each kernel centred at `mus` on `[lo, hi]`.
-fn bandwidths(mus: &[f64], lo: f64, hi: f64) -> Vec<f64> {
+/// The bandwidth of each kernel centred at `mus` on `[lo, hi]`, the magic
+/// clip's floor multiplied by `clip`.
+fn bandwidths(mus: &[f64], lo: f64, hi: f64, clip: f64) -> Vec<f64> {
     let n = mus.len();
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| mus[a].partial_cmp(&mus[b]).unwrap_or(std::cmp::Ordering::Equal));
@@ -339,7 +348,7 @@ fn bandwidths(mus: &[f64], lo: f64, hi: f64) -> Vec<f64> {
     }
     let max_sigma = hi - lo;
     let n_kernels = (n + 1) as f64;
-    let min_sigma = (hi - lo) / 100f64.min(1.0 + n_kernels);
+    let min_sigma = clip * (hi - lo) / 100f64.min(1.0 + n_kernels);
     let mut sigmas = vec![0.0; n];
     for (rank, &i) in order.iter().enumerate() {
         sigmas[i] = sorted[rank].clamp(min_sigma, max_sigma);
@@ -399,11 +408,37 @@ mod tests {
         // Values checked against Optuna 5's _calculate_numerical_distributions
         // (low 0, high 10, observations [2, 3, 7]): sigmas [1, 4, 4] clipped
         // to at least 10 / 5.
-        assert_eq!(bandwidths(&[2.0, 3.0, 7.0], 0.0, 10.0), vec![2.0, 4.0, 4.0]);
+        assert_eq!(bandwidths(&[2.0, 3.0, 7.0], 0.0, 10.0, 1.0), vec![2.0, 4.0, 4.0]);
         // A lone observation takes the larger gap to an end.
-        assert_eq!(bandwidths(&[2.0], 0.0, 10.0), vec![8.0]);
+        assert_eq!(bandwidths(&[2.0], 0.0, 10.0, 1.0), vec![8.0]);
         // Unsorted input keeps its order.
-        assert_eq!(bandwidths(&[7.0, 2.0, 3.0], 0.0, 10.0), vec![4.0, 2.0, 4.0]);
+        assert_eq!(bandwidths(&[7.0, 2.0, 3.0], 0.0, 10.0, 1.0), vec![4.0, 2.0, 4.0]);
+    }
+
+    #[test]
+    fn the_clip_scales_the_smallest_bandwidth() {
+        // Half the floor (10 / 5 / 2 = 1): the first kernel keeps its gap of 1.
+        assert_eq!(bandwidths(&[2.0, 3.0, 7.0], 0.0, 10.0, 0.5), vec![1.0, 4.0, 4.0]);
+        assert_eq!(bandwidths(&[2.0, 2.5, 7.0], 0.0, 10.0, 0.5), vec![1.0, 4.5, 4.5]);
+        // With many kernels the floor is range / 100, halved.
+        let mus: Vec<f64> = (0..200).map(|i| f64::from(i) * 1e-4).collect();
+        assert!(bandwidths(&mus, 0.0, 10.0, 0.5).iter().all(|&s| s == 0.05));
+        assert!(bandwidths(&mus, 0.0, 10.0, 1.0).iter().all(|&s| s == 0.1));
+        // Only the floor moves: wide gaps are the same with either clip.
+        let obs = vec![vec![2.0], vec![3.0], vec![7.0]];
+        let space = [Space::Numeric {
+            low: 0.0,
+            high: 10.0,
+            step: 0.0,
+            log: false,
+        }];
+        let optuna = ParzenEstimator::fit(&obs, &[1.0; 3], &space, 1.0);
+        let halved = ParzenEstimator::fit(&obs, &[1.0; 3], &space, 0.5);
+        assert_eq!(
+            optuna.log_pdf(&[2.0]),
+            ParzenEstimator::new(&obs, &space).log_pdf(&[2.0])
+        );
+        assert!(halved.log_pdf(&[2.0]) > optuna.log_pdf(&[2.0]));
     }
 
     #[test]

@@ -294,7 +294,16 @@ fn ask_eight_with(space: &[Parameter], settings: &TpeSettings, seed: u64, liar_w
     }
     let mut batch = Vec::new();
     for number in 20..28 {
-        let params = suggest_with(space, Goal::Minimize, &trials, settings, seed, number, liar_weight);
+        let params = suggest_with(
+            space,
+            Goal::Minimize,
+            &trials,
+            settings,
+            seed,
+            number,
+            liar_weight,
+            BELOW_CLIP,
+        );
         trials.push(running(params.clone()));
         batch.push(params);
     }
@@ -385,7 +394,16 @@ fn run_eight_in_flight(seed: u64, trials: u64, liar_weight: f64) -> Vec<f64> {
     while history.len() < trials as usize || !running_until.is_empty() {
         while running_until.len() < 8 && history.len() < trials as usize {
             let number = history.len() as u64;
-            let params = suggest_with(&space, Goal::Minimize, &history, &settings, seed, number, liar_weight);
+            let params = suggest_with(
+                &space,
+                Goal::Minimize,
+                &history,
+                &settings,
+                seed,
+                number,
+                liar_weight,
+                BELOW_CLIP,
+            );
             history.push(running(params));
             running_until.push((now + 1.0 + 2.0 * hash01(seed, number + 1000), number as usize));
         }
@@ -483,4 +501,38 @@ fn values_from_other_specs_are_skipped() {
     trials.push(complete(Params::new(), -5.0));
     let p = suggest(&space, Goal::Minimize, &trials, &TpeSettings::default(), 1, 15);
     assert!(space[0].distribution.contains(&p["x"]), "{p:?}");
+}
+
+#[test]
+fn the_narrow_floor_applies_only_with_no_trial_in_flight() {
+    let space = [
+        param("x", Distribution::Uniform { min: -10.0, max: 10.0 }),
+        param("y", Distribution::LogUniform { min: 1e-4, max: 1.0 }),
+    ];
+    let settings = TpeSettings::default();
+    let with = |trials: &[Observation], seed: u64, clip: f64| {
+        suggest_with(&space, Goal::Minimize, trials, &settings, seed, 30, LIAR_WEIGHT, clip)
+    };
+    let mut differ = 0;
+    for seed in 0..10 {
+        let mut trials: Vec<Observation> = Vec::new();
+        for number in 0..30u64 {
+            let params = suggest(&space, Goal::Minimize, &trials, &settings, seed, number);
+            let value = (f(&params, "x") - 3.0).powi(2) + (f(&params, "y").log10() + 2.0).powi(2);
+            trials.push(complete(params, value));
+        }
+        // Every result known: l(x) has BELOW_CLIP's floor.
+        let next = suggest(&space, Goal::Minimize, &trials, &settings, seed, 30);
+        assert_eq!(next, with(&trials, seed, BELOW_CLIP), "seed {seed}");
+        differ += usize::from(next != with(&trials, seed, 1.0));
+        // A trial in flight: Optuna's floor.
+        let mut busy = trials.clone();
+        busy[29].state = ObsState::Running;
+        busy[29].value = None;
+        let next = suggest(&space, Goal::Minimize, &busy, &settings, seed, 30);
+        assert_eq!(next, with(&busy, seed, 1.0), "seed {seed}");
+    }
+    // The floor binds in l(x) (three good trials: Optuna's floor is a fifth
+    // of the range), so the halved one changes most suggestions.
+    assert!(differ >= 5, "{differ} of 10 suggestions changed");
 }
