@@ -25,6 +25,11 @@ pub const TABLES_EVERY: Duration = Duration::from_millis(500);
 /// a core at most.
 pub const TABLES_SHARE: u32 = 50;
 
+/// How long the writer waits after a rewrite that took `took`.
+fn wait_after(took: Duration) -> Duration {
+    TABLES_EVERY.max(took * TABLES_SHARE)
+}
+
 enum Msg {
     Entry(Box<Entry>),
     Upcoming(Trial),
@@ -151,7 +156,7 @@ impl TableWriter {
                     if dirty && Instant::now() >= next {
                         let took = state.write();
                         dirty = false;
-                        next = Instant::now() + TABLES_EVERY.max(took * TABLES_SHARE);
+                        next = Instant::now() + wait_after(took);
                     }
                 }
             })
@@ -186,5 +191,26 @@ impl TableWriter {
         self.thread.unpark();
         done.recv()
             .unwrap_or_else(|_| Err(std::io::Error::other("the table writer stopped")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{TABLES_EVERY, wait_after};
+    use std::time::Duration;
+
+    #[test]
+    fn big_tables_are_rewritten_less_often() {
+        assert_eq!(
+            wait_after(Duration::from_millis(1)),
+            TABLES_EVERY,
+            "small tables: twice a second"
+        );
+        assert_eq!(wait_after(Duration::from_millis(20)), Duration::from_secs(1));
+        assert_eq!(
+            wait_after(Duration::from_millis(400)),
+            Duration::from_secs(20),
+            "rewrites take at most 2% of the time"
+        );
     }
 }
