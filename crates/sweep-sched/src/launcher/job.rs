@@ -151,18 +151,7 @@ fn wandb_env(dir: &ResultsDir, spec: &Spec, tdir: &std::path::Path) -> std::io::
         .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "0" | "off" | "false" | "no"));
     if !off {
         let shim = std::path::absolute(dir.root().join("wandb-shim"))?;
-        let file = shim.join("sitecustomize.py");
-        if std::fs::read_to_string(&file).ok().as_deref() != Some(WANDB_SHIM) {
-            std::fs::create_dir_all(&shim)?;
-            // Trials are prepared on several threads at once: each writer
-            // has its own temporary file (a shared one was renamed away by
-            // the first writer, and the second trial failed with ENOENT).
-            static WRITER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-            let n = WRITER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let tmp = shim.join(format!(".sitecustomize.py.{}.{n}", std::process::id()));
-            std::fs::write(&tmp, WANDB_SHIM)?;
-            std::fs::rename(&tmp, &file)?;
-        }
+        write_shim(&shim)?;
         let path = match std::env::var("PYTHONPATH") {
             Ok(p) if !p.is_empty() => format!("{}:{p}", shim.display()),
             _ => shim.display().to_string(),
@@ -170,6 +159,31 @@ fn wandb_env(dir: &ResultsDir, spec: &Spec, tdir: &std::path::Path) -> std::io::
         env.push(("PYTHONPATH".to_string(), path));
     }
     Ok(env)
+}
+
+/// Writes `sitecustomize.py` into `shim` unless this process already has
+/// and it is still there (a folder moved aside by `--restart` is not): it
+/// is the same for every trial, so it is read and compared once per folder,
+/// not per trial. Under a lock: trials are prepared on several threads at
+/// once. A folder from an older sweep gets the current shim.
+fn write_shim(shim: &std::path::Path) -> std::io::Result<()> {
+    static WRITTEN: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let mut written = WRITTEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let file = shim.join("sitecustomize.py");
+    let known = written.iter().any(|p| p == shim);
+    if known && file.is_file() {
+        return Ok(());
+    }
+    if std::fs::read_to_string(&file).ok().as_deref() != Some(WANDB_SHIM) {
+        std::fs::create_dir_all(shim)?;
+        let tmp = shim.join(format!(".sitecustomize.py.{}", std::process::id()));
+        std::fs::write(&tmp, WANDB_SHIM)?;
+        std::fs::rename(&tmp, &file)?;
+    }
+    if !known {
+        written.push(shim.to_path_buf());
+    }
+    Ok(())
 }
 
 /// The interpreter of W&B's `${interpreter}`: `python`, or `python3` where
