@@ -95,14 +95,23 @@ struct ReaperPipe<W = std::process::ChildStdin> {
 }
 
 impl<W: std::io::Write> ReaperPipe<W> {
-    /// Adds `line` (if any) to what is held back, and writes it all when
-    /// `now` or when much is held. False when the watcher is gone.
-    fn say(&mut self, line: Option<std::fmt::Arguments<'_>>, now: bool) -> bool {
-        use std::fmt::Write as _;
-        if let Some(line) = line {
-            let _ = self.pending.write_fmt(line);
+    /// Watch `pgid`: written at once, with the ended groups held back.
+    fn watch(&mut self, pgid: u32) -> bool {
+        self.pending.push_str(&format!("+ {pgid}\n"));
+        self.write()
+    }
+
+    /// `pgid` ended: held back until the next write, unless much is held.
+    fn forget(&mut self, pgid: u32) {
+        self.pending.push_str(&format!("- {pgid}\n"));
+        if self.pending.len() >= REAPER_HELD_BYTES {
+            self.write();
         }
-        if self.pending.is_empty() || !now && self.pending.len() < REAPER_PENDING * 12 {
+    }
+
+    /// Writes what is held; false when the watcher is gone.
+    fn write(&mut self) -> bool {
+        if self.pending.is_empty() {
             return true;
         }
         let ok = self.stdin.write_all(self.pending.as_bytes()).is_ok();
@@ -111,8 +120,8 @@ impl<W: std::io::Write> ReaperPipe<W> {
     }
 }
 
-/// `- PGID` lines held back at most.
-const REAPER_PENDING: usize = 64;
+/// The most bytes of `- PGID` lines held back (about 80 lines).
+const REAPER_HELD_BYTES: usize = 768;
 
 static REAPER: std::sync::OnceLock<Option<Reaper>> = std::sync::OnceLock::new();
 
@@ -162,25 +171,24 @@ impl Reaper {
         REAPER.get().and_then(Option::as_ref)
     }
 
-    fn say(&self, line: Option<std::fmt::Arguments<'_>>, now: bool) -> bool {
-        let mut pipe = self.pipe.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        pipe.say(line, now)
+    fn pipe(&self) -> std::sync::MutexGuard<'_, ReaperPipe> {
+        self.pipe.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Kill the process group `pgid` should the orchestrator die.
     pub fn watch(&self, pgid: u32) -> bool {
-        self.say(Some(format_args!("+ {pgid}\n")), true)
+        self.pipe().watch(pgid)
     }
 
     /// The group `pgid` ended: forget it (its number may be reused), told
     /// to the watcher with the next group to watch.
     pub fn forget(&self, pgid: u32) {
-        self.say(Some(format_args!("- {pgid}\n")), false);
+        self.pipe().forget(pgid);
     }
 
     /// Tells the watcher every group that ended.
     pub fn flush(&self) {
-        self.say(None, true);
+        self.pipe().write();
     }
 }
 
@@ -452,14 +460,14 @@ async fn execute(job: Job, tx: mpsc::UnboundedSender<Event>, mut cancel: watch::
 
 #[cfg(test)]
 mod reaper_tests {
-    use super::{REAPER_PENDING, ReaperPipe};
+    use super::{REAPER_HELD_BYTES, ReaperPipe};
 
     fn watch(p: &mut ReaperPipe<Vec<u8>>, g: u32) {
-        assert!(p.say(Some(format_args!("+ {g}\n")), true));
+        assert!(p.watch(g));
     }
 
     fn forget(p: &mut ReaperPipe<Vec<u8>>, g: u32) {
-        assert!(p.say(Some(format_args!("- {g}\n")), false));
+        p.forget(g);
     }
 
     #[test]
@@ -481,13 +489,13 @@ mod reaper_tests {
         assert_eq!(String::from_utf8_lossy(&p.stdin), "+ 10\n+ 11\n- 10\n+ 12\n");
         forget(&mut p, 11);
         forget(&mut p, 12);
-        assert!(p.say(None, true));
+        assert!(p.write());
         assert!(
             String::from_utf8_lossy(&p.stdin).ends_with("+ 12\n- 11\n- 12\n"),
             "a flush writes what waits"
         );
         let before = p.stdin.len();
-        assert!(p.say(None, true));
+        assert!(p.write());
         assert_eq!(p.stdin.len(), before, "an empty flush writes nothing");
     }
 
@@ -497,10 +505,10 @@ mod reaper_tests {
             stdin: Vec::new(),
             pending: String::new(),
         };
-        for g in 0..REAPER_PENDING as u32 * 2 {
+        for g in 0..REAPER_HELD_BYTES as u32 / 5 {
             forget(&mut p, 1_000_000 + g);
         }
         assert!(!p.stdin.is_empty(), "held back lines are bounded");
-        assert!(p.pending.len() < REAPER_PENDING * 12);
+        assert!(p.pending.len() < REAPER_HELD_BYTES);
     }
 }
