@@ -141,21 +141,28 @@ pub fn suggest(
     seed: u64,
     number: u64,
 ) -> Params {
-    suggest_with(
-        space,
-        goal,
-        observations,
-        settings,
-        seed,
-        number,
-        LIAR_WEIGHT,
-        BELOW_CLIP,
-    )
+    suggest_with(space, goal, observations, settings, seed, number, Rules::default())
 }
 
-/// [`suggest`] with `liar_weight` as the weight of a running trial in `g(x)`
-/// and `below_clip` as [`BELOW_CLIP`].
-#[allow(clippy::too_many_arguments)]
+/// The rules where sweep departs from Optuna (not settings: tests vary them).
+#[derive(Debug, Clone, Copy)]
+struct Rules {
+    /// The weight of a running trial in `g(x)`: [`LIAR_WEIGHT`].
+    liar_weight: f64,
+    /// The floor of `l(x)`'s bandwidths with no trial in flight: [`BELOW_CLIP`].
+    below_clip: f64,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            liar_weight: LIAR_WEIGHT,
+            below_clip: BELOW_CLIP,
+        }
+    }
+}
+
+/// [`suggest`] under `rules`.
 fn suggest_with(
     space: &[Parameter],
     goal: Goal,
@@ -163,8 +170,7 @@ fn suggest_with(
     settings: &TpeSettings,
     seed: u64,
     number: u64,
-    liar_weight: f64,
-    below_clip: f64,
+    rules: Rules,
 ) -> Params {
     let trials: Vec<(usize, &Observation)> = observations
         .iter()
@@ -177,7 +183,11 @@ fn suggest_with(
     }
     let finished = trials.iter().filter(|(_, o)| o.state != ObsState::Running).count();
     // The narrower floor in l(x) only when every other trial has its result.
-    let clip = if finished == trials.len() { below_clip } else { 1.0 };
+    let clip = if finished == trials.len() {
+        rules.below_clip
+    } else {
+        1.0
+    };
     let mut rng = trial_rng(seed, number);
     let (below, above) = split(&trials, gamma(finished), goal, settings.constant_liar);
 
@@ -199,9 +209,18 @@ fn suggest_with(
         // Running trials (there only with the constant liar) weigh less in g.
         let (scale, above_rows): (Vec<f64>, Vec<Vec<f64>>) = internal_rows(&above, &params)
             .into_iter()
-            .map(|(o, r)| (if o.state == ObsState::Running { liar_weight } else { 1.0 }, r))
+            .map(|(o, r)| {
+                (
+                    if o.state == ObsState::Running {
+                        rules.liar_weight
+                    } else {
+                        1.0
+                    },
+                    r,
+                )
+            })
             .unzip();
-        let g = ParzenEstimator::weighted(&above_rows, &scale, &spaces);
+        let g = ParzenEstimator::fit(&above_rows, &scale, &spaces, 1.0);
         let candidates = l.sample(&mut rng, settings.n_ei_candidates.max(1) as usize);
         let mut best = 0;
         let mut best_score = f64::NEG_INFINITY;

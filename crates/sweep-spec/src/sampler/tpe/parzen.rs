@@ -104,21 +104,18 @@ pub struct ParzenEstimator {
 }
 
 impl ParzenEstimator {
-    /// Fits the estimator to `observations` (rows in trial order, one column
+    /// Optuna's estimator of `observations` (rows in trial order, one column
     /// per parameter of `space`, in the internal representation).
     #[cfg(test)]
     pub fn new(observations: &[Vec<f64>], space: &[Space]) -> Self {
-        Self::weighted(observations, &vec![1.0; observations.len()], space)
+        Self::fit(observations, &vec![1.0; observations.len()], space, 1.0)
     }
 
-    /// As [`ParzenEstimator::new`], with each observation's weight (Optuna's
-    /// default for its place in trial order) multiplied by `scale[i]`.
-    pub fn weighted(observations: &[Vec<f64>], scale: &[f64], space: &[Space]) -> Self {
-        Self::fit(observations, scale, space, 1.0)
-    }
-
-    /// As [`ParzenEstimator::weighted`], with the smallest bandwidth of a
-    /// numerical kernel (Optuna's magic clip) multiplied by `clip` (1: Optuna's).
+    /// Fits the estimator to `observations` (rows in trial order, one column
+    /// per parameter of `space`, in the internal representation), each
+    /// observation's weight (Optuna's default for its place in trial order)
+    /// multiplied by `scale[i]`, and the smallest bandwidth of a numerical
+    /// kernel (Optuna's magic clip) multiplied by `clip` (1: Optuna's).
     pub fn fit(observations: &[Vec<f64>], scale: &[f64], space: &[Space], clip: f64) -> Self {
         debug_assert_eq!(observations.len(), scale.len());
         let n = observations.len();
@@ -389,7 +386,7 @@ mod tests {
             Space::Categorical { prior: vec![0.5; 2] },
         ];
         let obs = vec![vec![2.0, 0.0], vec![7.0, 1.0]];
-        let pdf = |s: f64, x: &[f64]| ParzenEstimator::weighted(&obs, &[1.0, s], &space).log_pdf(x).exp();
+        let pdf = |s: f64, x: &[f64]| ParzenEstimator::fit(&obs, &[1.0, s], &space, 1.0).log_pdf(x).exp();
         for x in [[1.0, 0.0], [6.5, 1.0], [9.0, 0.0]] {
             assert_eq!(pdf(1.0, &x), ParzenEstimator::new(&obs, &space).log_pdf(&x).exp());
             let a = 2.0 * pdf(0.0, &x);

@@ -301,8 +301,10 @@ fn ask_eight_with(space: &[Parameter], settings: &TpeSettings, seed: u64, liar_w
             settings,
             seed,
             number,
-            liar_weight,
-            BELOW_CLIP,
+            Rules {
+                liar_weight,
+                ..Rules::default()
+            },
         );
         trials.push(running(params.clone()));
         batch.push(params);
@@ -401,8 +403,10 @@ fn run_eight_in_flight(seed: u64, trials: u64, liar_weight: f64) -> Vec<f64> {
                 &settings,
                 seed,
                 number,
-                liar_weight,
-                BELOW_CLIP,
+                Rules {
+                    liar_weight,
+                    ..Rules::default()
+                },
             );
             history.push(running(params));
             running_until.push((now + 1.0 + 2.0 * hash01(seed, number + 1000), number as usize));
@@ -511,7 +515,18 @@ fn the_narrow_floor_applies_only_with_no_trial_in_flight() {
     ];
     let settings = TpeSettings::default();
     let with = |trials: &[Observation], seed: u64, clip: f64| {
-        suggest_with(&space, Goal::Minimize, trials, &settings, seed, 30, LIAR_WEIGHT, clip)
+        suggest_with(
+            &space,
+            Goal::Minimize,
+            trials,
+            &settings,
+            seed,
+            30,
+            Rules {
+                below_clip: clip,
+                ..Rules::default()
+            },
+        )
     };
     let mut differ = 0;
     for seed in 0..10 {
