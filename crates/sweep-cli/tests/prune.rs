@@ -169,7 +169,7 @@ fn pruned_trials_survive_a_kill_9_and_never_run_again() {
             _ => {}
         }
     }
-    assert!(!pruned.is_empty());
+    assert!(!pruned.is_empty(), "no trial was pruned: {entries:#?}");
     // Pruned trials are ranked by their best value like completed ones.
     for r in rows.iter().filter(|r| r["status"] == "pruned") {
         assert!(!r["rank"].is_empty() && !r["loss"].is_empty(), "{r:?}");

@@ -379,6 +379,16 @@ impl Journal {
 
     /// Rebuilds every trial's state from the journal at `path` (empty if absent).
     pub fn replay(path: &Path) -> Result<Replay, JournalError> {
+        Self::replay_with(path, |_, _, _, _| {})
+    }
+
+    /// [`Journal::replay`], calling `on_epoch(replay, trial, attempt, epoch)`
+    /// after each epoch entry is applied: the state as it was when that
+    /// report came, for rules that must see the reports again in order.
+    pub fn replay_with(
+        path: &Path,
+        mut on_epoch: impl FnMut(&Replay, &TrialId, u32, u32),
+    ) -> Result<Replay, JournalError> {
         let mut replay = Replay::default();
         let file = match File::open(path) {
             Ok(f) => f,
@@ -403,7 +413,7 @@ impl Journal {
                 continue;
             }
             match serde_json::from_str::<Entry>(line) {
-                Ok(entry) => replay.apply(entry),
+                Ok(entry) => replay.apply_reporting(entry, &mut on_epoch),
                 // A crash can tear the last line; anywhere else is damage.
                 Err(_) if i + 1 == last => replay.torn_tail = true,
                 Err(e) => {
@@ -538,6 +548,21 @@ pub struct Replay {
 }
 
 impl Replay {
+    /// [`Replay::apply`], then for an epoch entry `on_epoch(self, trial,
+    /// attempt, epoch)` (see [`Journal::replay_with`]).
+    pub fn apply_reporting(&mut self, entry: Entry, on_epoch: &mut impl FnMut(&Replay, &TrialId, u32, u32)) {
+        let report = match &entry {
+            Entry::Epoch {
+                trial, attempt, epoch, ..
+            } => Some((trial.clone(), *attempt, *epoch)),
+            _ => None,
+        };
+        self.apply(entry);
+        if let Some((trial, attempt, epoch)) = report {
+            on_epoch(self, &trial, attempt, epoch);
+        }
+    }
+
     /// Applies one entry.
     pub fn apply(&mut self, entry: Entry) {
         match entry {

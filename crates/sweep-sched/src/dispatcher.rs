@@ -331,6 +331,120 @@ impl std::fmt::Debug for Dispatcher {
     }
 }
 
+/// A trial's values of `metric`, epoch by epoch.
+fn metric_values(r: &TrialRecord, metric: &str) -> Vec<f64> {
+    let mut epochs: Vec<&(u32, EpochMetrics)> = r.epochs.iter().collect();
+    epochs.sort_by_key(|(e, _)| *e);
+    epochs.iter().filter_map(|(_, m)| m.get(metric).copied()).collect()
+}
+
+/// An epoch that a continued attempt reports again (up to its checkpoint):
+/// it was judged when it was first trained.
+fn reported_again(r: &TrialRecord, attempt: u32, epoch: u32) -> bool {
+    r.resumed.iter().any(|&(a, from)| a == attempt && epoch <= from)
+}
+
+/// A resumed sweep's pruner, fed while the journal is read back
+/// (`Journal::replay_with`): each report the live run judged, in the
+/// journal's order, so that ASHA's rungs hold after a crash what they held
+/// before it. Reports are skipped as the live run skips them: those of an
+/// attempt being stopped, epochs a continued attempt reports again, and
+/// values missing or not finite. One difference: reports that came between
+/// a Ctrl-C and the trials' end (that stop is not journaled) are fed here.
+pub struct ReportReplay<'p> {
+    pruner: &'p mut dyn Pruner,
+    metric: &'p sweep_core::Metric,
+    /// Each trial's place in creation order, as the live run's curves have it.
+    position: HashMap<TrialId, usize>,
+    /// The last decision to stop each trial, with its attempt and epoch.
+    decided: HashMap<TrialId, (u32, u32, crate::pruner::StopDecision)>,
+}
+
+impl<'p> ReportReplay<'p> {
+    /// Feeds `pruner`, which judges `metric`.
+    pub fn new(pruner: &'p mut dyn Pruner, metric: &'p sweep_core::Metric) -> Self {
+        ReportReplay {
+            pruner,
+            metric,
+            position: HashMap::new(),
+            decided: HashMap::new(),
+        }
+    }
+
+    /// One epoch entry, just applied to `replay`.
+    pub fn feed(&mut self, replay: &Replay, trial: &TrialId, attempt: u32, epoch: u32) {
+        for (i, id) in replay.order.iter().enumerate().skip(self.position.len()) {
+            self.position.insert(id.clone(), i);
+        }
+        let (Some(r), Some(&at)) = (replay.trials.get(trial), self.position.get(trial)) else {
+            return;
+        };
+        let name = &self.metric.name;
+        let value = r
+            .epochs
+            .iter()
+            .find(|(e, _)| *e == epoch)
+            .and_then(|(_, m)| m.get(name));
+        if r.attempts != attempt
+            || r.stop.is_some()
+            || reported_again(r, attempt, epoch)
+            || !value.is_some_and(|v| v.is_finite())
+        {
+            return;
+        }
+        if let Some(d) = self.pruner.replay(trial, at, &metric_values(r, name)) {
+            self.decided.insert(trial.clone(), (attempt, epoch, d));
+        }
+    }
+
+    /// The decisions to prune that a crash kept out of the journal: the
+    /// trial's latest report decided it, and no stop followed. Journal them,
+    /// as the live run would have, and the resume records those trials
+    /// pruned instead of training them again.
+    pub fn lost_decisions(self, replay: &Replay) -> Vec<Entry> {
+        let mut lost: Vec<Entry> = self
+            .decided
+            .into_iter()
+            .filter(|(id, (attempt, epoch, d))| {
+                let r = &replay.trials[id];
+                d.kind != StopKind::MaxT
+                    && r.status == TrialStatus::Running
+                    && r.stop.is_none()
+                    && r.attempts == *attempt
+                    && r.epochs.iter().map(|(e, _)| *e).max() == Some(*epoch)
+            })
+            .map(|(trial, (attempt, _, d))| Entry::StopRequested {
+                trial,
+                attempt,
+                status: TrialStatus::Pruned,
+                reason: d.explain(&self.metric.name, self.metric.goal),
+                pruning: Some(pruning_of(&d)),
+            })
+            .collect();
+        lost.sort_by_key(|e| match e {
+            Entry::StopRequested { trial, .. } => replay.trials[trial].ordinal,
+            _ => 0,
+        });
+        lost
+    }
+}
+
+/// A decision as the journal keeps it.
+fn pruning_of(d: &crate::pruner::StopDecision) -> Pruning {
+    Pruning {
+        rule: d.rule.clone(),
+        epoch: d.epoch,
+        rung: d.rung,
+        value: d.value,
+        threshold: d.threshold,
+        compared: d.compared,
+        kind: serde_json::to_value(d.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default(),
+    }
+}
+
 impl Dispatcher {
     /// A dispatcher for `spec`, resuming from `replay` (empty for a new
     /// sweep). Trials the journal shows running are re-attached when their
@@ -706,10 +820,7 @@ impl Dispatcher {
         if self.running.get(&trial).is_some_and(|r| r.stop.is_some()) {
             return;
         }
-        // An epoch a continued attempt reports again (up to its checkpoint)
-        // was judged when it was first trained.
-        let rec = &self.replay.trials[&trial];
-        if rec.resumed.iter().any(|&(a, from)| a == attempt && epoch <= from) {
+        if reported_again(&self.replay.trials[&trial], attempt, epoch) {
             return;
         }
         let Some(value) = value else { return };
@@ -768,30 +879,13 @@ impl Dispatcher {
                 }
                 return;
             }
-            let pruning = Pruning {
-                rule: d.rule.clone(),
-                epoch: d.epoch,
-                rung: d.rung,
-                value: d.value,
-                threshold: d.threshold,
-                compared: d.compared,
-                kind: serde_json::to_value(d.kind)
-                    .ok()
-                    .and_then(|v| v.as_str().map(String::from))
-                    .unwrap_or_default(),
-            };
-            self.stop_one(&trial, TrialStatus::Pruned, reason, Some(pruning));
+            self.stop_one(&trial, TrialStatus::Pruned, reason, Some(pruning_of(&d)));
         }
     }
 
     /// A trial's values of the sweep's metric, epoch by epoch.
     fn metric_values(&self, r: &TrialRecord) -> Vec<f64> {
-        let mut epochs: Vec<&(u32, EpochMetrics)> = r.epochs.iter().collect();
-        epochs.sort_by_key(|(e, _)| *e);
-        epochs
-            .iter()
-            .filter_map(|(_, m)| m.get(&self.spec.metric.name).copied())
-            .collect()
+        metric_values(r, &self.spec.metric.name)
     }
 
     /// Every created trial's metric values, for the pruner.

@@ -5,7 +5,7 @@
 //! and reports. The tables are written by their own thread ([`TableWriter`]).
 
 use crate::SchedError;
-use crate::dispatcher::{Action, Dispatcher, Event, Progress, Settings};
+use crate::dispatcher::{Action, Dispatcher, Event, Progress, ReportReplay, Settings};
 use crate::launcher::{self, JobPlan, Launcher};
 use crate::pool::{Pool, Request};
 use crate::resume;
@@ -150,7 +150,18 @@ pub async fn run_with(
         Some(lock) if moved_aside.is_none() => lock,
         _ => resume::lock(dir)?,
     };
-    let mut replay = Journal::replay(&dir.journal())?;
+    let mut pruner = spec
+        .early_terminate
+        .as_ref()
+        .map(|cfg| crate::pruner::build(cfg, spec.metric.goal));
+    // A stateful pruner (ASHA) sees the journal's reports again, in order.
+    let mut reports = pruner.as_deref_mut().map(|p| ReportReplay::new(p, &spec.metric));
+    let mut replay = Journal::replay_with(&dir.journal(), |r, trial, attempt, epoch| {
+        if let Some(f) = reports.as_mut() {
+            f.feed(r, trial, attempt, epoch);
+        }
+    })?;
+    let lost = reports.map(|f| f.lost_decisions(&replay)).unwrap_or_default();
     if replay.legacy {
         return Err(SchedError::Usage(format!(
             "{} was written by an older sweep whose journal does not record the trials' parameters; run with --restart (the old folder is kept, renamed)",
@@ -158,6 +169,11 @@ pub async fn run_with(
         )));
     }
     let mut journal = Journal::open(&dir.journal())?;
+    // Decisions to prune made just before a crash stand, as journaled ones do.
+    for entry in lost {
+        journal.append(&entry)?;
+        replay.apply(entry);
+    }
     // A crash between a submission and its journal entry: the launcher may
     // find the attempt by its name.
     if caps.reattach {
@@ -188,10 +204,6 @@ pub async fn run_with(
         moved_aside,
         count: opts.count,
     };
-    let pruner = spec
-        .early_terminate
-        .as_ref()
-        .map(|cfg| crate::pruner::build(cfg, spec.metric.goal));
     let mut dispatcher = Dispatcher::new(spec.clone(), settings, trials, replay, pool, pruner)?;
     let columns: Vec<String> = spec.parameters.iter().map(|p| p.name.clone()).collect();
     let writer = TableWriter::start(dir.clone(), columns, spec.metric.clone(), dispatcher.replay().clone());

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 use sweep_core::{EpochMetrics, TrialEvent, TrialId, TrialStatus};
 use sweep_results::{Entry, Handle, Replay};
-use sweep_sched::dispatcher::{Action, Attempt, Dispatcher, Event, Outcome, Settings};
+use sweep_sched::dispatcher::{Action, Attempt, Dispatcher, Event, Outcome, ReportReplay, Settings};
 use sweep_sched::launcher::Caps;
 use sweep_sched::pool::{Pool, Request};
 use sweep_sched::{ResumeError, pruner};
@@ -74,6 +74,46 @@ impl Harness {
         detach: bool,
         count: Option<u64>,
     ) -> Result<Harness, ResumeError> {
+        let pruner = spec
+            .early_terminate
+            .as_ref()
+            .map(|cfg| pruner::build(cfg, spec.metric.goal));
+        Harness::with_pruner(spec, caps, launcher, cpus, replay, detach, count, pruner)
+    }
+
+    /// A sweep resumed from `entries` as `sweep run` resumes one: the
+    /// journal read back with the pruner fed its reports.
+    fn resumed(spec: &Spec, entries: &[Entry]) -> Harness {
+        let mut replay = Replay::default();
+        let mut pruner = spec
+            .early_terminate
+            .as_ref()
+            .map(|cfg| pruner::build(cfg, spec.metric.goal));
+        let mut reports = pruner.as_deref_mut().map(|p| ReportReplay::new(p, &spec.metric));
+        for e in entries {
+            replay.apply_reporting(e.clone(), &mut |r: &Replay, trial: &TrialId, attempt, epoch| {
+                if let Some(f) = reports.as_mut() {
+                    f.feed(r, trial, attempt, epoch);
+                }
+            });
+        }
+        for e in reports.map(|f| f.lost_decisions(&replay)).unwrap_or_default() {
+            replay.apply(e);
+        }
+        Harness::with_pruner(spec, local_caps(), "local", 1, replay, false, None, pruner).unwrap()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn with_pruner(
+        spec: &Spec,
+        caps: Caps,
+        launcher: &str,
+        cpus: u32,
+        replay: Replay,
+        detach: bool,
+        count: Option<u64>,
+        pruner: Option<Box<dyn pruner::Pruner>>,
+    ) -> Result<Harness, ResumeError> {
         let request = if caps.local_gpus {
             Request {
                 cpus: spec.resources.cpus_per_trial,
@@ -99,10 +139,6 @@ impl Harness {
             moved_aside: None,
             count,
         };
-        let pruner = spec
-            .early_terminate
-            .as_ref()
-            .map(|cfg| pruner::build(cfg, spec.metric.goal));
         let d = Dispatcher::new(spec.clone(), settings, Trials::new(spec).unwrap(), replay, pool, pruner)?;
         let mut h = Harness {
             d,
@@ -639,6 +675,70 @@ fn resume_from_a_journal_cut_at_every_line() {
         for id in &pruned_before {
             assert_eq!(h.d.replay().trials[id].status, TrialStatus::Pruned, "cut {cut}");
         }
+    }
+}
+
+/// ASHA keeps the values recorded at each rung. A sweep killed anywhere and
+/// resumed must know them, as the uninterrupted sweep does: the curves of
+/// tests/prune.rs, one trial at a time, grace 1, rf 2 (a cut needs 2 values
+/// at the rung). Uninterrupted, C is cut at rung 1, D at rung 2 and F at
+/// rung 4; a resumed sweep whose rungs started empty cut none of them when
+/// A, B and C had finished before the crash.
+#[test]
+fn asha_resumed_from_any_cut_of_its_journal_prunes_as_if_never_stopped() {
+    let spec = spec(
+        "early_terminate: {type: asha, grace_period: 1, reduction_factor: 2, max_t: 8}\nresources: {cpus_per_trial: 0, max_concurrent: 1}\n",
+        &xs(6),
+    );
+    const CURVES: [[f64; 4]; 6] = [
+        [1.0, 0.8, 0.6, 0.4],
+        [0.9, 0.7, 0.5, 0.3],
+        [1.2, 1.1, 1.0, 0.9],
+        [0.95, 0.85, 0.4, 0.2],
+        [0.5, 0.4, 0.3, 0.1],
+        [0.45, 0.35, 0.3, 0.9],
+    ];
+    let drive = |h: &mut Harness| {
+        while let Some((id, attempt)) = h.live.first().cloned() {
+            h.launched(&id, attempt);
+            let x = h.d.replay().trials[&id].params["x"].as_i64().unwrap() as usize;
+            let mut stopped = false;
+            for (e, loss) in (1..).zip(CURVES[x]) {
+                h.epoch(&id, attempt, e, loss);
+                if h.stops.iter().any(|(t, a, _)| *t == id && *a == attempt) {
+                    stopped = true;
+                    break;
+                }
+            }
+            let status = if stopped {
+                TrialStatus::Interrupted
+            } else {
+                TrialStatus::Completed
+            };
+            h.end(&id, attempt, status);
+        }
+    };
+    // x -> the epoch it was pruned at.
+    let pruned = |h: &Harness| -> Vec<(i64, u32)> {
+        let mut v: Vec<(i64, u32)> =
+            h.d.replay()
+                .trials
+                .values()
+                .filter(|r| r.status == TrialStatus::Pruned)
+                .map(|r| (r.params["x"].as_i64().unwrap(), r.pruning.as_ref().unwrap().epoch))
+                .collect();
+        v.sort();
+        v
+    };
+    let mut full = Harness::new(&spec, local_caps(), "local", 1, Replay::default(), false).unwrap();
+    drive(&mut full);
+    assert_eq!(pruned(&full), [(2, 1), (3, 2), (5, 4)]);
+    let recorded = full.journal.clone();
+    for cut in 0..=recorded.len() {
+        let mut h = Harness::resumed(&spec, &recorded[..cut]);
+        drive(&mut h);
+        assert!(h.d.is_finished(), "cut {cut}");
+        assert_eq!(pruned(&h), pruned(&full), "cut {cut} of {}", recorded.len());
     }
 }
 

@@ -133,8 +133,20 @@ impl Asha {
 impl Pruner for Asha {
     fn on_report(&mut self, trial: &TrialId, all: &[Curve<'_>]) -> Option<StopDecision> {
         let (position, me) = find(trial, all)?;
-        let &raw = me.values.last()?;
-        let t = me.values.len();
+        self.judge(trial, position, me.values)
+    }
+
+    fn replay(&mut self, trial: &TrialId, position: usize, values: &[f64]) -> Option<StopDecision> {
+        self.judge(trial, position, values)
+    }
+}
+
+impl Asha {
+    /// Judges trial `trial` (at `position` in creation order) on the last of
+    /// its `values`, recording that value at the rung judged.
+    fn judge(&mut self, trial: &TrialId, position: usize, values: &[f64]) -> Option<StopDecision> {
+        let &raw = values.last()?;
+        let t = values.len();
         if t as u64 >= u64::from(self.max_t) {
             // Ray's stop_last_trials: the budget is spent; nothing recorded.
             return Some(StopDecision {

@@ -216,6 +216,16 @@ pub trait Pruner: Send {
     /// (ASHA) gives the same decisions when a fresh one is fed the same
     /// sequence of reports again.
     fn on_report(&mut self, trial: &TrialId, all: &[Curve<'_>]) -> Option<StopDecision>;
+
+    /// On resume: a report the journal holds, fed again in the journal's
+    /// order so that a stateful rule (ASHA's rungs) knows what it knew before
+    /// the crash. `position` is the trial's place in creation order and
+    /// `values` its curve as it was then. Returns the decision made then
+    /// (normally journaled already). Rules that keep no state need not
+    /// answer: their decisions come from the curves alone.
+    fn replay(&mut self, _trial: &TrialId, _position: usize, _values: &[f64]) -> Option<StopDecision> {
+        None
+    }
 }
 
 /// Builds the configured pruner.
