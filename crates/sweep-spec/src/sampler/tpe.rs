@@ -13,22 +13,22 @@
 //! pruned trials rank below every completed one, among themselves by how far
 //! they got and then by their last value, and failed trials are ignored.
 //!
-//! One departure from Optuna with one trial at a time: the floor of the
-//! bandwidths in `l(x)` is half Optuna's magic clip ([`BELOW_CLIP`]), which
-//! finds better values sooner on all three objectives of
-//! `scripts/bench-search`; with trials in flight it is Optuna's.
+//! One departure from Optuna: the floor of the bandwidths in `l(x)` is half
+//! Optuna's magic clip ([`BELOW_CLIP`]), which finds better values sooner on
+//! all three objectives of `scripts/bench-search`, one trial at a time and
+//! with eight in flight.
 //!
 //! Two more departures, both for trials that run in parallel: the startup
 //! counts running trials, so eight workers draw 10 random trials rather
 //! than about 17 (Optuna counts finished ones); and the constant liar puts
 //! running trials into `g(x)` with a tenth of a finished trial's weight
-//! ([`LIAR_WEIGHT`]) rather than a whole one, which still keeps parallel workers off each
-//! other's points without pushing the search away from the good region the
-//! running trials were drawn from. On `scripts/bench-search` (500 seeds, 8
-//! in flight) they bring the parallel median best after 60 trials within 4%
-//! of the sequential one with Optuna's floor on Branin (15% with Optuna's
-//! rules). The half floor has since made the sequential one better (Branin
-//! 0.515 -> 0.443), so the parallel one is now 20% behind it.
+//! ([`LIAR_WEIGHT`]) rather than a whole one, which still keeps parallel
+//! workers off each other's points without pushing the search away from the
+//! good region the running trials were drawn from. With all three, eight in
+//! flight on `scripts/bench-search` (seeds 0-999 and 100000-100999, median
+//! best after 60 trials) come within 6% of the sequential median on Branin
+//! (0.472 against 0.445) and 10% on Hartmann-6 (-2.77 and -2.80 against
+//! -3.09).
 //!
 //! ```
 //! use sweep_core::{Goal, ParamValue};
@@ -94,17 +94,22 @@ impl Default for TpeSettings {
 pub const LIAR_WEIGHT: f64 = 0.1;
 
 /// The floor of a kernel's bandwidth in `l(x)`, relative to Optuna's magic
-/// clip (`range / min(100, n_kernels + 1)`), when no trial is in flight.
-/// Optuna's floor keeps `l(x)` nearly as wide as an eighth of the range
-/// while the good group holds six trials, so TPE moves slowly from good to
-/// very good; half of it concentrates the candidates on the good trials. On
-/// `scripts/bench-search` (seeds 0-499, median best after 60 trials, one at a
-/// time): Branin 0.515 -> 0.443, Hartmann-6 -3.020 -> -3.093, mixed -0.0143
-/// -> -0.0167 (Optuna 5: 0.522, -3.033, -0.0145). With trials in flight the
-/// floor stays Optuna's: a batch drawn from the narrower `l(x)` bunches up,
-/// and Hartmann-6 with eight in flight came out worse (-2.84 -> -2.77 and
-/// -2.80 on two ranges of 1,000 seeds). `g(x)` keeps Optuna's floor always:
-/// halving it too gained nothing more one at a time (Hartmann-6 -3.08).
+/// clip (`range / min(100, n_kernels + 1)`). Optuna's floor keeps `l(x)`
+/// nearly as wide as an eighth of the range while the good group holds six
+/// trials, so TPE moves slowly from good to very good; half of it
+/// concentrates the candidates on the good trials. On `scripts/bench-search`
+/// (median best after 60 trials; seeds 0-499 one at a time, seeds 0-999 and
+/// 100000-100999 with eight in flight), Optuna's floor -> half of it:
+///
+/// - one at a time: Branin 0.515 -> 0.443, Hartmann-6 -3.020 -> -3.093,
+///   mixed -0.0143 -> -0.0167 (Optuna 5: 0.522, -3.033, -0.0145);
+/// - eight in flight: Branin 0.535 -> 0.472, mixed -0.007 -> -0.014, and
+///   Hartmann-6 -2.84 -> -2.78 (a batch drawn from the narrower `l(x)`
+///   bunches up a little in six dimensions; 0.4 lost more there, 0.6 gained
+///   it back at Branin's cost: 0.491, -2.81).
+///
+/// `g(x)` keeps Optuna's floor: halving it too gained nothing more one at a
+/// time (Hartmann-6 -3.08).
 pub const BELOW_CLIP: f64 = 0.5;
 
 /// The random stream of trial `number`: ChaCha8 keyed by the seed, one
@@ -149,7 +154,7 @@ pub fn suggest(
 struct Rules {
     /// The weight of a running trial in `g(x)`: [`LIAR_WEIGHT`].
     liar_weight: f64,
-    /// The floor of `l(x)`'s bandwidths with no trial in flight: [`BELOW_CLIP`].
+    /// The floor of `l(x)`'s bandwidths: [`BELOW_CLIP`].
     below_clip: f64,
 }
 
@@ -182,12 +187,6 @@ fn suggest_with(
         return random_params(space, seed, number);
     }
     let finished = trials.iter().filter(|(_, o)| o.state != ObsState::Running).count();
-    // The narrower floor in l(x) only when every other trial has its result.
-    let clip = if finished == trials.len() {
-        rules.below_clip
-    } else {
-        1.0
-    };
     let mut rng = trial_rng(seed, number);
     let (below, above) = split(&trials, gamma(finished), goal, settings.constant_liar);
 
@@ -205,7 +204,7 @@ fn suggest_with(
         let params: Vec<&Parameter> = group.iter().map(|&i| &space[i]).collect();
         let spaces: Vec<Space> = params.iter().map(|p| model_space(&p.distribution)).collect();
         let below_rows: Vec<Vec<f64>> = internal_rows(&below, &params).into_iter().map(|(_, r)| r).collect();
-        let l = ParzenEstimator::fit(&below_rows, &vec![1.0; below_rows.len()], &spaces, clip);
+        let l = ParzenEstimator::fit(&below_rows, &vec![1.0; below_rows.len()], &spaces, rules.below_clip);
         // Running trials (there only with the constant liar) weigh less in g.
         let (scale, above_rows): (Vec<f64>, Vec<Vec<f64>>) = internal_rows(&above, &params)
             .into_iter()

@@ -508,7 +508,7 @@ fn values_from_other_specs_are_skipped() {
 }
 
 #[test]
-fn the_narrow_floor_applies_only_with_no_trial_in_flight() {
+fn l_has_the_narrow_floor_with_trials_in_flight_or_not() {
     let space = [
         param("x", Distribution::Uniform { min: -10.0, max: 10.0 }),
         param("y", Distribution::LogUniform { min: 1e-4, max: 1.0 }),
@@ -528,7 +528,7 @@ fn the_narrow_floor_applies_only_with_no_trial_in_flight() {
             },
         )
     };
-    let mut differ = 0;
+    let (mut differ, mut busy_differ) = (0, 0);
     for seed in 0..10 {
         let mut trials: Vec<Observation> = Vec::new();
         for number in 0..30u64 {
@@ -540,14 +540,16 @@ fn the_narrow_floor_applies_only_with_no_trial_in_flight() {
         let next = suggest(&space, Goal::Minimize, &trials, &settings, seed, 30);
         assert_eq!(next, with(&trials, seed, BELOW_CLIP), "seed {seed}");
         differ += usize::from(next != with(&trials, seed, 1.0));
-        // A trial in flight: Optuna's floor.
+        // A trial in flight: the same floor.
         let mut busy = trials.clone();
         busy[29].state = ObsState::Running;
         busy[29].value = None;
         let next = suggest(&space, Goal::Minimize, &busy, &settings, seed, 30);
-        assert_eq!(next, with(&busy, seed, 1.0), "seed {seed}");
+        assert_eq!(next, with(&busy, seed, BELOW_CLIP), "seed {seed}");
+        busy_differ += usize::from(next != with(&busy, seed, 1.0));
     }
     // The floor binds in l(x) (three good trials: Optuna's floor is a fifth
     // of the range), so the halved one changes most suggestions.
     assert!(differ >= 5, "{differ} of 10 suggestions changed");
+    assert!(busy_differ >= 5, "{busy_differ} of 10 suggestions changed");
 }
