@@ -29,8 +29,9 @@ const CHUNK: usize = 64 * 1024;
 /// The first read buffer of a stream: most trials print little, and a
 /// stream that fills it grows it to [`CHUNK`]. Kept under glibc's smallest
 /// "large" request (1,008 bytes): each large request first merges all the
-/// freed small chunks (`malloc_consolidate`), which with two 4 KiB buffers
-/// per trial was 7.5% of the orchestrator's CPU in a 10,000-trial sweep.
+/// freed small chunks (`malloc_consolidate`), which, called from these
+/// buffers when they were 4 KiB, was about 2% of the orchestrator's CPU in a
+/// perf profile of a 10,000-trial sweep.
 const FIRST_CHUNK: usize = 960;
 /// Bytes kept of the start of a line that was too long.
 const HEAD: usize = 200;
