@@ -544,11 +544,23 @@ impl Protocol {
 
 /// A log file created by its first write: a trial that prints nothing
 /// leaves no empty `stdout.log` or `stderr.log` (a new inode each, the
-/// largest part of a short trial's cost to the orchestrator).
+/// largest part of a short trial's cost to the orchestrator). The file is
+/// opened and written on the trials' file thread
+/// ([`crate::launcher::hand_over`]), one write at a time: a write returns
+/// once handed over, and the next one (or a flush) waits for it, where it
+/// also learns of its error.
 #[derive(Debug)]
 pub struct LazyFile {
-    path: std::path::PathBuf,
-    file: Option<tokio::fs::File>,
+    path: PathBuf,
+    state: LogState,
+}
+
+#[derive(Debug)]
+enum LogState {
+    /// No write in flight: the file, once opened.
+    Idle(Option<std::fs::File>),
+    /// A write in flight: the file (if it could be opened) and its result.
+    Busy(tokio::sync::oneshot::Receiver<(Option<std::fs::File>, std::io::Result<()>)>),
 }
 
 impl LazyFile {
@@ -556,8 +568,23 @@ impl LazyFile {
     pub fn new(path: &Path) -> LazyFile {
         LazyFile {
             path: path.to_path_buf(),
-            file: None,
+            state: LogState::Idle(None),
         }
+    }
+
+    /// Waits for the write in flight, if any; its error, if it failed.
+    fn poll_idle(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        let LogState::Busy(rx) = &mut self.state else {
+            return Poll::Ready(Ok(()));
+        };
+        let (file, result) = match std::pin::Pin::new(rx).poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Ok(done)) => done,
+            Poll::Ready(Err(_)) => (None, Err(std::io::Error::other("writing a log panicked"))),
+        };
+        self.state = LogState::Idle(file);
+        Poll::Ready(result)
     }
 }
 
@@ -567,34 +594,45 @@ impl tokio::io::AsyncWrite for LazyFile {
         cx: &mut std::task::Context<'_>,
         buf: &[u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        if self.file.is_none() {
-            match std::fs::OpenOptions::new().create(true).append(true).open(&self.path) {
-                Ok(f) => self.file = Some(tokio::fs::File::from_std(f)),
-                Err(e) => return std::task::Poll::Ready(Err(e)),
-            }
+        use std::io::Write;
+        use std::task::Poll;
+        match self.poll_idle(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Ready(Ok(())) => {}
         }
-        let file = self.file.as_mut().expect("opened above");
-        std::pin::Pin::new(file).poll_write(cx, buf)
+        let LogState::Idle(file) = &mut self.state else {
+            unreachable!("idle above")
+        };
+        let (file, bytes) = (file.take(), buf.to_vec());
+        let path = file.is_none().then(|| self.path.clone());
+        self.state = LogState::Busy(crate::launcher::hand_over(move || {
+            let mut file = match (file, path) {
+                (Some(f), _) => f,
+                (None, Some(path)) => match std::fs::OpenOptions::new().create(true).append(true).open(path) {
+                    Ok(f) => f,
+                    Err(e) => return (None, Err(e)),
+                },
+                (None, None) => unreachable!("a path when no file"),
+            };
+            let result = file.write_all(&bytes);
+            (Some(file), result)
+        }));
+        Poll::Ready(Ok(buf.len()))
     }
 
     fn poll_flush(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        match self.file.as_mut() {
-            Some(f) => std::pin::Pin::new(f).poll_flush(cx),
-            None => std::task::Poll::Ready(Ok(())),
-        }
+        self.poll_idle(cx)
     }
 
     fn poll_shutdown(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        match self.file.as_mut() {
-            Some(f) => std::pin::Pin::new(f).poll_shutdown(cx),
-            None => std::task::Poll::Ready(Ok(())),
-        }
+        self.poll_idle(cx)
     }
 }
 

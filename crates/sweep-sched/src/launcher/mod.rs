@@ -90,7 +90,7 @@ pub trait Launcher: Send {
 /// attempt ends failed (told through `events`) and `None` is returned.
 pub(crate) async fn prepare(plan: JobPlan, events: &mpsc::UnboundedSender<Event>) -> Option<Job> {
     let (trial, attempt) = (plan.attempt.trial.id.clone(), plan.attempt.attempt);
-    match tokio::task::spawn_blocking(move || plan.prepare()).await {
+    match off_runtime(move || plan.prepare()).await {
         Ok(Ok(job)) => Some(job),
         Ok(Err(e)) => {
             let _ = events.send(Event::Ended {
@@ -106,8 +106,59 @@ pub(crate) async fn prepare(plan: JobPlan, events: &mpsc::UnboundedSender<Event>
             });
             None
         }
-        Err(e) => panic!("preparing a trial panicked: {e}"),
+        Err(Panicked) => panic!("preparing a trial panicked"),
     }
+}
+
+/// Blocking work handed to the [`files`] thread.
+type FileWork = Box<dyn FnOnce() + Send>;
+
+/// The work panicked (on the [`files`] thread, which lives on).
+#[derive(Debug)]
+pub(crate) struct Panicked;
+
+/// The one thread that does the trials' blocking file work, in the order
+/// it is handed over, started on first use and kept for the process. One
+/// thread fed by a channel instead of a blocking-pool task per trial: it
+/// takes whatever is queued without being woken again, where each
+/// `spawn_blocking` woke a pool thread (a measurable share of the
+/// orchestrator's CPU with many short trials).
+fn files() -> &'static std::sync::mpsc::Sender<FileWork> {
+    static FILES: std::sync::OnceLock<std::sync::mpsc::Sender<FileWork>> = std::sync::OnceLock::new();
+    FILES.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<FileWork>();
+        std::thread::Builder::new()
+            .name("trial-files".into())
+            .spawn(move || {
+                for work in rx {
+                    // A panic is the caller's (its reply is dropped); the
+                    // thread serves the next trial.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+                }
+            })
+            .expect("cannot start the trial-files thread");
+        tx
+    })
+}
+
+/// Runs blocking `work` on the [`files`] thread and waits for it without
+/// blocking the async runtime.
+pub(crate) async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, Panicked> {
+    hand_over(work).await.map_err(|_| Panicked)
+}
+
+/// Hands blocking `work` to the [`files`] thread; its result comes on the
+/// receiver (closed without one if it panicked).
+pub(crate) fn hand_over<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> tokio::sync::oneshot::Receiver<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    files()
+        .send(Box::new(move || {
+            let _ = tx.send(work());
+        }))
+        .expect("the trial-files thread lives as long as the process");
+    rx
 }
 
 /// The launcher a spec (or `--launcher`) asks for.
