@@ -667,6 +667,11 @@ impl Dispatcher {
         &self.replay
     }
 
+    /// Every trial's state, as journaled, once the sweep is over.
+    pub fn into_replay(self) -> Replay {
+        self.replay
+    }
+
     /// Trials running now.
     pub fn running(&self) -> usize {
         self.running.len()

@@ -239,7 +239,7 @@ pub async fn run_with(
     Ok(Summary {
         interrupted: dispatcher.interrupted(),
         detached: dispatcher.detached().to_vec(),
-        replay: dispatcher.replay().clone(),
+        replay: dispatcher.into_replay(),
     })
 }
 
