@@ -550,7 +550,7 @@ pub struct Replay {
 impl Replay {
     /// [`Replay::apply`], then for an epoch entry `on_epoch(self, trial,
     /// attempt, epoch)` (see [`Journal::replay_with`]).
-    pub fn apply_reporting(&mut self, entry: Entry, on_epoch: &mut impl FnMut(&Replay, &TrialId, u32, u32)) {
+    pub fn apply_reporting(&mut self, entry: Entry, on_epoch: &mut dyn FnMut(&Replay, &TrialId, u32, u32)) {
         let report = match &entry {
             Entry::Epoch {
                 trial, attempt, epoch, ..

@@ -351,7 +351,7 @@ fn reported_again(r: &TrialRecord, attempt: u32, epoch: u32) -> bool {
 /// attempt being stopped, epochs a continued attempt reports again, and
 /// values missing or not finite. One difference: reports that came between
 /// a Ctrl-C and the trials' end (that stop is not journaled) are fed here.
-pub struct ReportReplay<'p> {
+struct ReportReplay<'p> {
     pruner: &'p mut dyn Pruner,
     metric: &'p sweep_core::Metric,
     /// Each trial's place in creation order, as the live run's curves have it.
@@ -362,7 +362,7 @@ pub struct ReportReplay<'p> {
 
 impl<'p> ReportReplay<'p> {
     /// Feeds `pruner`, which judges `metric`.
-    pub fn new(pruner: &'p mut dyn Pruner, metric: &'p sweep_core::Metric) -> Self {
+    fn new(pruner: &'p mut dyn Pruner, metric: &'p sweep_core::Metric) -> Self {
         ReportReplay {
             pruner,
             metric,
@@ -372,7 +372,7 @@ impl<'p> ReportReplay<'p> {
     }
 
     /// One epoch entry, just applied to `replay`.
-    pub fn feed(&mut self, replay: &Replay, trial: &TrialId, attempt: u32, epoch: u32) {
+    fn feed(&mut self, replay: &Replay, trial: &TrialId, attempt: u32, epoch: u32) {
         for (i, id) in replay.order.iter().enumerate().skip(self.position.len()) {
             self.position.insert(id.clone(), i);
         }
@@ -401,7 +401,7 @@ impl<'p> ReportReplay<'p> {
     /// trial's latest report decided it, and no stop followed. Journal them,
     /// as the live run would have, and the resume records those trials
     /// pruned instead of training them again.
-    pub fn lost_decisions(self, replay: &Replay) -> Vec<Entry> {
+    fn lost_decisions(self, replay: &Replay) -> Vec<Entry> {
         let mut lost: Vec<Entry> = self
             .decided
             .into_iter()
@@ -427,6 +427,38 @@ impl<'p> ReportReplay<'p> {
         });
         lost
     }
+}
+
+/// What a sweep is resumed from: its journal read back, with its pruner.
+pub struct ReadBack {
+    /// Every trial's state.
+    pub replay: Replay,
+    /// The spec's pruner, fed the journal's reports ([`ReportReplay`]).
+    pub pruner: Option<Box<dyn Pruner>>,
+    /// Decisions to prune that a crash kept out of the journal: to be
+    /// journaled and applied before the sweep goes on.
+    pub lost: Vec<Entry>,
+}
+
+/// Reads a sweep's journal back for `spec`: `read` applies each entry to a
+/// replay, calling the hook it is given after each epoch entry (as
+/// `Journal::replay_with` does), and the spec's pruner is fed those reports.
+pub fn read_back<E>(
+    spec: &Spec,
+    read: impl FnOnce(&mut dyn FnMut(&Replay, &TrialId, u32, u32)) -> Result<Replay, E>,
+) -> Result<ReadBack, E> {
+    let mut pruner = spec
+        .early_terminate
+        .as_ref()
+        .map(|cfg| crate::pruner::build(cfg, spec.metric.goal));
+    let mut reports = pruner.as_deref_mut().map(|p| ReportReplay::new(p, &spec.metric));
+    let replay = read(&mut |r, trial, attempt, epoch| {
+        if let Some(f) = reports.as_mut() {
+            f.feed(r, trial, attempt, epoch);
+        }
+    })?;
+    let lost = reports.map(|f| f.lost_decisions(&replay)).unwrap_or_default();
+    Ok(ReadBack { replay, pruner, lost })
 }
 
 /// A decision as the journal keeps it.

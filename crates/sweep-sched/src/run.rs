@@ -5,7 +5,7 @@
 //! and reports. The tables are written by their own thread ([`TableWriter`]).
 
 use crate::SchedError;
-use crate::dispatcher::{Action, Dispatcher, Event, Progress, ReportReplay, Settings};
+use crate::dispatcher::{Action, Dispatcher, Event, Progress, ReadBack, Settings, read_back};
 use crate::launcher::{self, JobPlan, Launcher};
 use crate::pool::{Pool, Request};
 use crate::resume;
@@ -150,18 +150,12 @@ pub async fn run_with(
         Some(lock) if moved_aside.is_none() => lock,
         _ => resume::lock(dir)?,
     };
-    let mut pruner = spec
-        .early_terminate
-        .as_ref()
-        .map(|cfg| crate::pruner::build(cfg, spec.metric.goal));
     // A stateful pruner (ASHA) sees the journal's reports again, in order.
-    let mut reports = pruner.as_deref_mut().map(|p| ReportReplay::new(p, &spec.metric));
-    let mut replay = Journal::replay_with(&dir.journal(), |r, trial, attempt, epoch| {
-        if let Some(f) = reports.as_mut() {
-            f.feed(r, trial, attempt, epoch);
-        }
-    })?;
-    let lost = reports.map(|f| f.lost_decisions(&replay)).unwrap_or_default();
+    let ReadBack {
+        mut replay,
+        pruner,
+        lost,
+    } = read_back(spec, |hook| Journal::replay_with(&dir.journal(), hook))?;
     if replay.legacy {
         return Err(SchedError::Usage(format!(
             "{} was written by an older sweep whose journal does not record the trials' parameters; run with --restart (the old folder is kept, renamed)",

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 use sweep_core::{EpochMetrics, TrialEvent, TrialId, TrialStatus};
 use sweep_results::{Entry, Handle, Replay};
-use sweep_sched::dispatcher::{Action, Attempt, Dispatcher, Event, Outcome, ReportReplay, Settings};
+use sweep_sched::dispatcher::{Action, Attempt, Dispatcher, Event, Outcome, Settings, read_back};
 use sweep_sched::launcher::Caps;
 use sweep_sched::pool::{Pool, Request};
 use sweep_sched::{ResumeError, pruner};
@@ -84,23 +84,19 @@ impl Harness {
     /// A sweep resumed from `entries` as `sweep run` resumes one: the
     /// journal read back with the pruner fed its reports.
     fn resumed(spec: &Spec, entries: &[Entry]) -> Harness {
-        let mut replay = Replay::default();
-        let mut pruner = spec
-            .early_terminate
-            .as_ref()
-            .map(|cfg| pruner::build(cfg, spec.metric.goal));
-        let mut reports = pruner.as_deref_mut().map(|p| ReportReplay::new(p, &spec.metric));
-        for e in entries {
-            replay.apply_reporting(e.clone(), &mut |r: &Replay, trial: &TrialId, attempt, epoch| {
-                if let Some(f) = reports.as_mut() {
-                    f.feed(r, trial, attempt, epoch);
-                }
-            });
-        }
-        for e in reports.map(|f| f.lost_decisions(&replay)).unwrap_or_default() {
+        let back = read_back(spec, |hook| {
+            let mut replay = Replay::default();
+            for e in entries {
+                replay.apply_reporting(e.clone(), hook);
+            }
+            Ok::<_, ()>(replay)
+        })
+        .unwrap();
+        let mut replay = back.replay;
+        for e in back.lost {
             replay.apply(e);
         }
-        Harness::with_pruner(spec, local_caps(), "local", 1, replay, false, None, pruner).unwrap()
+        Harness::with_pruner(spec, local_caps(), "local", 1, replay, false, None, back.pruner).unwrap()
     }
 
     #[allow(clippy::too_many_arguments)]
