@@ -386,6 +386,70 @@ fn wait_launched(results: &Path, n: usize) {
     }
 }
 
+/// Whether SLURM still lists job `id` (queued or running).
+fn in_queue(id: &str) -> bool {
+    let out = std::process::Command::new("squeue")
+        .args(["-h", "-o", "%i", "-j", id])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().any(|l| l.trim() == id)
+}
+
+/// A trial's stop was journaled (pruned) but the orchestrator died before
+/// the job ended: the resume records it pruned and cancels the job, which
+/// would otherwise run its minutes out on the cluster.
+#[test]
+fn a_prune_journaled_before_a_kill_9_cancels_the_job_on_resume() {
+    if !cluster() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec(
+        dir.path(),
+        "leftover",
+        "  mode: {value: ok}\n  x: {values: [1]}\n  sleep: {value: 60}\n  epochs: {value: 3}\n",
+        "resources: {cpus_per_trial: 1, max_concurrent: 1}\n",
+    );
+    let results = dir.path().join("results/leftover");
+    let mut child = start(dir.path(), &["run", "--plain"], &spec);
+    wait_launched(&results, 1);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let launched = journal(&results)
+        .into_iter()
+        .find(|e| e["event"] == "launched")
+        .unwrap();
+    let (trial, job) = (
+        launched["trial"].as_str().unwrap().to_string(),
+        launched["handle"]["id"].as_str().unwrap().to_string(),
+    );
+    assert!(in_queue(&job), "job {job} outlived its orchestrator");
+    // The crash came just after the pruner's decision was journaled.
+    let stop = serde_json::json!({
+        "event": "stop_requested", "trial": trial, "attempt": 1, "status": "pruned",
+        "reason": "stopped at epoch 1: loss 9 above the test's cut 1",
+    });
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(results.join("journal.jsonl"))
+        .unwrap();
+    std::io::Write::write_all(&mut f, format!("{stop}\n").as_bytes()).unwrap();
+    let out = sweep(dir.path()).args(["run", "--plain"]).arg(&spec).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let board = leaderboard(&results);
+    assert_eq!(board[0]["status"], "pruned", "{board:?}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while in_queue(&job) {
+        assert!(Instant::now() < deadline, "job {job} still runs after the resume");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        journal(&results).iter().filter(|e| e["event"] == "launched").count(),
+        1,
+        "never submitted again"
+    );
+}
+
 /// A local sweep killed with -9, resumed under SLURM: the process ids in
 /// the journal are never taken for job ids; the trials they ran are
 /// recorded interrupted and run again as jobs.

@@ -158,6 +158,16 @@ pub enum Action {
         /// Kill at once.
         kill: bool,
     },
+    /// Make sure an attempt of an earlier run, which this run does not
+    /// follow, has stopped: it was recorded as stopped (pruned) before a
+    /// crash, but a launcher whose jobs outlive the orchestrator (SLURM)
+    /// may still be running it.
+    StopLeftover {
+        /// The trial.
+        trial: TrialId,
+        /// Its job.
+        handle: Handle,
+    },
     /// Deliver `event` after `delay`.
     After {
         /// How long.
@@ -558,9 +568,21 @@ impl Dispatcher {
             let attempt = r.attempts;
             match (&r.stop, &r.handle) {
                 // A decision journaled before the crash stands.
-                (Some((status, reason)), _) if *status == TrialStatus::Pruned => {
+                (Some((status, reason)), handle) if *status == TrialStatus::Pruned => {
                     let (status, reason) = (*status, reason.clone());
                     let metrics = r.final_metrics.clone();
+                    // The stop itself may not have reached a job that runs
+                    // without us: ask again (a process of this machine died
+                    // with the orchestrator).
+                    if let Some(h) = handle
+                        && h.launcher == self.settings.launcher
+                        && self.settings.caps.reattach
+                    {
+                        self.out.push(Action::StopLeftover {
+                            trial: id.clone(),
+                            handle: h.clone(),
+                        });
+                    }
                     self.journal(Entry::TrialFinished {
                         trial: id.clone(),
                         attempt,

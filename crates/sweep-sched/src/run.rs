@@ -286,6 +286,7 @@ impl Shell {
                     launcher.start(plan, attempt, tx.clone());
                 }
                 Action::Stop { trial, attempt, kill } => launcher.stop(&trial, attempt, kill),
+                Action::StopLeftover { trial, handle } => launcher.stop_leftover(&trial, &handle),
                 Action::After { delay, event } => {
                     let tx = tx.clone();
                     tokio::spawn(async move {

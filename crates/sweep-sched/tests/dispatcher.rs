@@ -45,6 +45,8 @@ struct Harness {
     journal: Vec<Entry>,
     starts: Vec<Attempt>,
     stops: Vec<(TrialId, u32, bool)>,
+    /// Jobs of an earlier run it asked to make sure are stopped.
+    leftovers: Vec<(TrialId, Handle)>,
     timers: Vec<(Duration, Event)>,
     /// Attempts started and not yet ended.
     live: Vec<(TrialId, u32)>,
@@ -141,6 +143,7 @@ impl Harness {
             journal: Vec::new(),
             starts: Vec::new(),
             stops: Vec::new(),
+            leftovers: Vec::new(),
             timers: Vec::new(),
             live: Vec::new(),
             next_handle: 100,
@@ -160,6 +163,7 @@ impl Harness {
                     self.starts.push(at);
                 }
                 Action::Stop { trial, attempt, kill } => self.stops.push((trial, attempt, kill)),
+                Action::StopLeftover { trial, handle } => self.leftovers.push((trial, handle)),
                 Action::After { delay, event } => self.timers.push((delay, event)),
                 Action::Upcoming(_) | Action::DropUpcoming | Action::Report(_) => {}
             }
@@ -486,6 +490,53 @@ fn the_pruner_stops_one_trial_at_an_epoch_and_the_decision_is_journaled() {
     assert_eq!((stop.rule.as_str(), stop.epoch, stop.threshold), ("hyperband", 1, 0.1));
     let pruned_trials = h.statuses().values().filter(|s| **s == TrialStatus::Pruned).count();
     assert_eq!(pruned_trials, 3);
+}
+
+#[test]
+fn a_prune_journaled_before_a_crash_stops_the_job_that_outlived_it() {
+    // Two trials at once under a launcher whose jobs run on without the
+    // orchestrator. The second is pruned at epoch 1 (hyperband, as above),
+    // and the orchestrator dies between journaling the stop and the job's
+    // end: the job may still be running.
+    let spec = spec(
+        "early_terminate: {type: hyperband, min_iter: 1, eta: 3}\nresources: {cpus_per_trial: 1, max_concurrent: 2}\n",
+        &xs(3),
+    );
+    for (caps, launcher, asks) in [(slurm_caps(), "slurm", true), (local_caps(), "local", false)] {
+        let mut h = Harness::new(&spec, caps, launcher, 2, Replay::default(), false).unwrap();
+        let (a, b) = (h.starts[0].trial.id.clone(), h.starts[1].trial.id.clone());
+        h.launched(&a, 1);
+        let job = h.launched(&b, 1);
+        h.epoch(&a, 1, 1, 0.1);
+        h.epoch(&b, 1, 1, 0.5);
+        assert_eq!(h.stops, [(b.clone(), 1, false)], "{launcher}: b is pruned");
+        let cut = h
+            .journal
+            .iter()
+            .position(|e| matches!(e, Entry::StopRequested { trial, .. } if *trial == b))
+            .unwrap();
+        let mut replay = Replay::default();
+        for e in h.journal[..=cut].iter().cloned() {
+            replay.apply(e);
+        }
+        let h2 = Harness::new(&spec, caps, launcher, 2, replay, false).unwrap();
+        assert_eq!(
+            h2.statuses()[&b],
+            TrialStatus::Pruned,
+            "{launcher}: the decision stands"
+        );
+        if asks {
+            assert_eq!(h2.leftovers, [(b.clone(), job)], "slurm: its job is cancelled");
+            // a is re-attached, not stopped.
+            assert!(h2.starts.iter().any(|s| s.trial.id == a && s.adopt.is_some()));
+        } else {
+            assert!(h2.leftovers.is_empty(), "local: the process died with the orchestrator");
+        }
+        assert!(
+            h2.starts.iter().all(|s| s.trial.id != b),
+            "{launcher}: b never runs again"
+        );
+    }
 }
 
 #[test]

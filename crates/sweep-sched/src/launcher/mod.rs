@@ -79,6 +79,12 @@ pub trait Launcher: Send {
     /// at once.
     fn stop(&mut self, trial: &TrialId, attempt: u32, kill: bool);
 
+    /// Stops an attempt that an earlier run started and journaled as
+    /// stopped, if it still runs; this run does not follow it, and nothing
+    /// is reported back. Launchers whose attempts die with the orchestrator
+    /// have nothing to do.
+    fn stop_leftover(&mut self, _trial: &TrialId, _handle: &Handle) {}
+
     /// The handle of an attempt started just before a crash, before the
     /// journal got its handle (SLURM finds the job by its name). Blocking.
     fn find_lost(&self, _trial: &TrialId, _attempt: u32) -> Option<Handle> {

@@ -114,6 +114,21 @@ impl Launcher for SlurmLauncher {
         }
     }
 
+    fn stop_leftover(&mut self, trial: &TrialId, handle: &Handle) {
+        // Blocking, and only on a resume: done before the sweep goes on, so
+        // it is done even if nothing else is left to run. A job that already
+        // ended makes scancel complain, which is no news.
+        let done = tokio::task::block_in_place(|| {
+            std::process::Command::new("scancel")
+                .arg(&handle.id)
+                .stderr(std::process::Stdio::null())
+                .status()
+        });
+        if let Err(e) = done {
+            tracing::warn!("cannot run scancel for trial {trial}'s job {}: {e}", handle.id);
+        }
+    }
+
     fn find_lost(&self, trial: &TrialId, attempt: u32) -> Option<Handle> {
         let name = job_name(&self.sweep, trial, attempt);
         let out = std::process::Command::new("squeue")
