@@ -18,8 +18,8 @@ use std::process::ExitCode;
 /// mimalloc, not glibc's malloc: a sweep's orchestrator allocates and frees
 /// small buffers for every trial while its records of finished trials pile
 /// up, and glibc's free-list walks made each trial cost more the longer the
-/// sweep ran (own CPU per trial about 20% lower at 10,000 trials, measured
-/// with `scripts/bench-sched`'s case (c)).
+/// sweep ran (own CPU per trial 0.40-0.58 ms with glibc, 0.31-0.33 ms with
+/// mimalloc, in alternating 10,000-trial sweeps on tmpfs).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

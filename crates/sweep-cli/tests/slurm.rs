@@ -386,6 +386,15 @@ fn wait_launched(results: &Path, n: usize) {
     }
 }
 
+/// Runs `sweep ARGS SPEC` until `n` attempts are launched, then kills it
+/// with -9 (SIGKILL: nothing of it runs after).
+fn killed_once_launched(dir: &Path, args: &[&str], spec: &Path, results: &Path, n: usize) {
+    let mut child = start(dir, args, spec);
+    wait_launched(results, n);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 /// Whether SLURM still lists job `id` (queued or running).
 fn in_queue(id: &str) -> bool {
     let out = std::process::Command::new("squeue")
@@ -411,10 +420,7 @@ fn a_prune_journaled_before_a_kill_9_cancels_the_job_on_resume() {
         "resources: {cpus_per_trial: 1, max_concurrent: 1}\n",
     );
     let results = dir.path().join("results/leftover");
-    let mut child = start(dir.path(), &["run", "--plain"], &spec);
-    wait_launched(&results, 1);
-    child.kill().unwrap();
-    child.wait().unwrap();
+    killed_once_launched(dir.path(), &["run", "--plain"], &spec, &results, 1);
     let launched = journal(&results)
         .into_iter()
         .find(|e| e["event"] == "launched")
@@ -466,10 +472,7 @@ fn a_local_sweep_killed_then_resumed_under_slurm_adopts_no_process_id() {
         "resources: {cpus_per_trial: 1, max_concurrent: 2}\n",
     );
     let results = dir.path().join("results/l2s");
-    let mut child = start(dir.path(), &["run", "--plain", "--cpus", "2"], &spec);
-    wait_launched(&results, 2);
-    child.kill().unwrap();
-    child.wait().unwrap();
+    killed_once_launched(dir.path(), &["run", "--plain", "--cpus", "2"], &spec, &results, 2);
     let out = sweep(dir.path())
         .args(["run", "--plain", "--launcher", "slurm"])
         .arg(&spec)
@@ -520,10 +523,7 @@ fn a_slurm_sweep_killed_then_resumed_locally_is_refused() {
         "resources: {cpus_per_trial: 1, max_concurrent: 2}\n",
     );
     let results = dir.path().join("results/s2l");
-    let mut child = start(dir.path(), &["run", "--plain"], &spec);
-    wait_launched(&results, 2);
-    child.kill().unwrap();
-    child.wait().unwrap();
+    killed_once_launched(dir.path(), &["run", "--plain"], &spec, &results, 2);
     let before = journal(&results).len();
     let out = sweep(dir.path())
         .args(["run", "--plain", "--launcher", "local"])

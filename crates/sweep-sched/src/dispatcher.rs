@@ -159,8 +159,8 @@ pub enum Action {
         kill: bool,
     },
     /// Make sure an attempt of an earlier run, which this run does not
-    /// follow, has stopped: it was recorded as stopped (pruned) before a
-    /// crash, but a launcher whose jobs outlive the orchestrator (SLURM)
+    /// follow, has stopped: its stop (pruned, diverged) was journaled before
+    /// a crash, but a launcher whose jobs outlive the orchestrator (SLURM)
     /// may still be running it.
     StopLeftover {
         /// The trial.
@@ -567,8 +567,15 @@ impl Dispatcher {
             }
             let attempt = r.attempts;
             match (&r.stop, &r.handle) {
-                // A decision journaled before the crash stands.
-                (Some((status, reason)), handle) if *status == TrialStatus::Pruned => {
+                // A decision journaled before the crash stands: pruned,
+                // diverged, or completed by ASHA's budget (a timeout is
+                // retried, so that attempt is interrupted like any other).
+                (Some((status, reason)), handle)
+                    if matches!(
+                        status,
+                        TrialStatus::Pruned | TrialStatus::Diverged | TrialStatus::Completed
+                    ) =>
+                {
                     let (status, reason) = (*status, reason.clone());
                     let metrics = r.final_metrics.clone();
                     // The stop itself may not have reached a job that runs
@@ -589,7 +596,8 @@ impl Dispatcher {
                         time: now(),
                         status,
                         metrics,
-                        error: Some(reason),
+                        // As the live run records a stopped attempt.
+                        error: (status != TrialStatus::Completed).then_some(reason),
                         seconds: 0.0,
                         retry: false,
                         continued: false,

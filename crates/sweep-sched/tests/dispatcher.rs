@@ -496,20 +496,26 @@ fn the_pruner_stops_one_trial_at_an_epoch_and_the_decision_is_journaled() {
 fn a_prune_journaled_before_a_crash_stops_the_job_that_outlived_it() {
     // Two trials at once under a launcher whose jobs run on without the
     // orchestrator. The second is pruned at epoch 1 (hyperband, as above),
-    // and the orchestrator dies between journaling the stop and the job's
-    // end: the job may still be running.
+    // or diverges, and the orchestrator dies between journaling the stop
+    // and the job's end: the job may still be running.
     let spec = spec(
         "early_terminate: {type: hyperband, min_iter: 1, eta: 3}\nresources: {cpus_per_trial: 1, max_concurrent: 2}\n",
         &xs(3),
     );
-    for (caps, launcher, asks) in [(slurm_caps(), "slurm", true), (local_caps(), "local", false)] {
+    let cases = [
+        (slurm_caps(), "slurm", true, 0.5, TrialStatus::Pruned),
+        (local_caps(), "local", false, 0.5, TrialStatus::Pruned),
+        (slurm_caps(), "slurm", true, f64::NAN, TrialStatus::Diverged),
+        (local_caps(), "local", false, f64::NAN, TrialStatus::Diverged),
+    ];
+    for (caps, launcher, asks, loss, decided) in cases {
         let mut h = Harness::new(&spec, caps, launcher, 2, Replay::default(), false).unwrap();
         let (a, b) = (h.starts[0].trial.id.clone(), h.starts[1].trial.id.clone());
         h.launched(&a, 1);
         let job = h.launched(&b, 1);
         h.epoch(&a, 1, 1, 0.1);
-        h.epoch(&b, 1, 1, 0.5);
-        assert_eq!(h.stops, [(b.clone(), 1, false)], "{launcher}: b is pruned");
+        h.epoch(&b, 1, 1, loss);
+        assert_eq!(h.stops, [(b.clone(), 1, false)], "{launcher}: b is stopped");
         let cut = h
             .journal
             .iter()
@@ -520,11 +526,7 @@ fn a_prune_journaled_before_a_crash_stops_the_job_that_outlived_it() {
             replay.apply(e);
         }
         let h2 = Harness::new(&spec, caps, launcher, 2, replay, false).unwrap();
-        assert_eq!(
-            h2.statuses()[&b],
-            TrialStatus::Pruned,
-            "{launcher}: the decision stands"
-        );
+        assert_eq!(h2.statuses()[&b], decided, "{launcher}: the decision stands");
         if asks {
             assert_eq!(h2.leftovers, [(b.clone(), job)], "slurm: its job is cancelled");
             // a is re-attached, not stopped.
