@@ -97,6 +97,61 @@ fn every_way_a_trial_ends_is_recorded_while_the_rest_completes() {
     assert_eq!(board.iter().filter(|r| !r["rank"].is_empty()).count(), 2);
 }
 
+/// A broken trainer: the first 5 trials to end all fail (`max_initial_failures`,
+/// default 5, as W&B's agent), so the sweep starts nothing more, says what
+/// the first failure was and how to start over, and exits 1; what ran is in
+/// the tables. A run whose few trials all failed exits 1 as well.
+#[test]
+fn a_trainer_that_always_fails_stops_the_sweep_with_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = command_spec(
+        dir.path(),
+        "broken",
+        "  mode: {value: panic}\n  x: {values: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]}\n  sleep: {value: 0}\n  epochs: {value: 3}\n",
+        "resources: {cpus_per_trial: 0, max_concurrent: 1}\n",
+    );
+    let out = sweep(dir.path()).args(["run", "--plain"]).arg(&spec).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: the first 5 trials to end all failed, so no new trial started"),
+        "{stderr}"
+    );
+    // The first failure's exit status and the last line of its stderr.
+    assert!(
+        stderr.contains("exit code 101; stderr: thread 'main' panicked at src/train.rs:12:5: … index out of bounds"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--restart"), "{stderr}");
+    let board = leaderboard(&dir.path().join("results/broken"));
+    let count = |s: &str| board.iter().filter(|r| r["status"] == s).count();
+    assert_eq!((count("failed"), count("pending")), (5, 7), "{board:?}");
+
+    // Fewer trials than the limit, all failed; and the check turned off.
+    for (name, extra) in [("few", ""), ("unchecked", "max_initial_failures: 0\n")] {
+        let x = if name == "few" { "[1, 2]" } else { "[1, 2, 3, 4, 5, 6]" };
+        let spec = command_spec(
+            dir.path(),
+            name,
+            &format!("  mode: {{value: panic}}\n  x: {{values: {x}}}\n  sleep: {{value: 0}}\n  epochs: {{value: 3}}\n"),
+            &format!("{extra}resources: {{cpus_per_trial: 0, max_concurrent: 2}}\n"),
+        );
+        let out = sweep(dir.path()).args(["run", "--plain"]).arg(&spec).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        let n = if name == "few" { 2 } else { 6 };
+        assert!(
+            stderr.contains(&format!("error: every trial that ended in this run failed ({n})")),
+            "{stderr}"
+        );
+        let board = leaderboard(&dir.path().join("results").join(name));
+        assert!(
+            board.iter().all(|r| r["status"] == "failed") && board.len() == n,
+            "{board:?}"
+        );
+    }
+}
+
 /// Kill -9 the orchestrator at several moments, run again each time: every
 /// trial ends up exactly once in the leaderboard, the CSVs always parse, and
 /// no trial that had completed ever starts again.

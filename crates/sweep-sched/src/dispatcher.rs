@@ -322,6 +322,14 @@ pub struct Dispatcher {
     interrupts: u8,
     /// The launcher refused an attempt: the sweep stops.
     refused: Option<String>,
+    /// Trials that ended in this run (a final status, no retry to come),
+    /// and how many of them failed: the first failure's trial and error.
+    ended_here: u32,
+    failed_here: u32,
+    first_failure: Option<(TrialId, String)>,
+    /// Every trial that ended in this run failed, `max_initial_failures`
+    /// of them: nothing new starts (why, for the person).
+    gave_up: Option<String>,
     /// Detached: jobs submitted, in order (the lanes of `max_concurrent`).
     detached: Vec<(TrialId, Handle)>,
     kept: usize,
@@ -548,6 +556,10 @@ impl Dispatcher {
             target_reached: false,
             interrupts: 0,
             refused: None,
+            ended_here: 0,
+            failed_here: 0,
+            first_failure: None,
+            gave_up: None,
             detached: Vec::new(),
             kept: 0,
             launches: 0,
@@ -717,6 +729,23 @@ impl Dispatcher {
     /// The launcher's refusal that stopped the sweep.
     pub fn refused(&self) -> Option<&str> {
         self.refused.as_deref()
+    }
+
+    /// Why the sweep stopped creating trials after its first trials all
+    /// failed (`max_initial_failures`), if it did.
+    pub fn gave_up(&self) -> Option<&str> {
+        self.gave_up.as_deref()
+    }
+
+    /// Trials that ended in this run (not counting attempts to be retried
+    /// or continued, nor interrupted ones), and how many of them failed.
+    pub fn ended_here(&self) -> (u32, u32) {
+        (self.ended_here, self.failed_here)
+    }
+
+    /// The first trial that failed in this run, with its error.
+    pub fn first_failure(&self) -> Option<&(TrialId, String)> {
+        self.first_failure.as_ref()
     }
 
     /// Detached attempts: (trial, handle).
@@ -1106,6 +1135,8 @@ impl Dispatcher {
                 event: Event::RetryDue { trial: trial.clone() },
             });
         }
+        let ended = !retry && status != TrialStatus::Interrupted;
+        let failure = (status == TrialStatus::Failed).then(|| error.clone().unwrap_or_else(|| "failed".into()));
         let rec = &self.replay.trials[&trial];
         let metric =
             best_value(rec, &self.spec.metric).or_else(|| rec.final_metrics.get(&self.spec.metric.name).copied());
@@ -1119,6 +1150,39 @@ impl Dispatcher {
             retry,
             continued,
         });
+        if ended {
+            self.count_ending(&trial, failure);
+        }
+    }
+
+    /// Counts a trial that ended in this run; once `max_initial_failures`
+    /// have ended and every one failed, nothing new starts (W&B's agent:
+    /// "Detected 5 failed runs in a row, shutting down"). Trials already
+    /// running finish: their results are kept.
+    fn count_ending(&mut self, trial: &TrialId, failure: Option<String>) {
+        self.ended_here += 1;
+        let Some(error) = failure else { return };
+        self.failed_here += 1;
+        if self.first_failure.is_none() {
+            self.first_failure = Some((trial.clone(), error));
+        }
+        let limit = self.spec.max_initial_failures;
+        if limit == 0 || self.gave_up.is_some() || self.failed_here < limit || self.failed_here != self.ended_here {
+            return;
+        }
+        let why = format!(
+            "the first {limit} trials to end all failed, so no new trial started (max_initial_failures: {limit}; 0 turns this off)"
+        );
+        let running = match self.running.len() {
+            0 => String::new(),
+            1 => "; the one running finishes".to_string(),
+            n => format!("; the {n} running finish"),
+        };
+        self.report(Progress::Warning {
+            trial: None,
+            message: format!("{why}{running}"),
+        });
+        self.gave_up = Some(why);
     }
 
     /// What a sampler sees of every trial created so far.
@@ -1211,7 +1275,7 @@ impl Dispatcher {
 
     /// Starts what fits, then checks whether the sweep is over.
     fn fill(&mut self) {
-        while self.interrupts == 0 && self.refused.is_none() {
+        while self.interrupts == 0 && self.refused.is_none() && self.gave_up.is_none() {
             let Some(alloc) = self.pool.try_acquire(self.settings.request) else {
                 break;
             };
@@ -1225,7 +1289,7 @@ impl Dispatcher {
         let idle = self.running.is_empty();
         let nothing_left =
             self.queue.is_empty() && self.retrying.is_empty() && self.upcoming.is_empty() && self.sampler_done;
-        let cannot_go_on = self.interrupts > 0 || self.refused.is_some();
+        let cannot_go_on = self.interrupts > 0 || self.refused.is_some() || self.gave_up.is_some();
         // A sampler that waits for results while nothing runs would wait forever.
         let starved = idle && self.queue.is_empty() && self.retrying.is_empty() && self.upcoming.is_empty();
         if idle && (cannot_go_on || nothing_left || starved) {

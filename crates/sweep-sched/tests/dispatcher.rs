@@ -1073,3 +1073,79 @@ fn an_attempt_that_saved_no_checkpoint_is_not_continued_after_a_time_limit() {
         r.error
     );
 }
+
+/// A broken trainer: once `max_initial_failures` trials have ended in this
+/// run and every one of them failed, nothing new starts; the trials already
+/// running finish and keep their results (as W&B's agent gives up after its
+/// first failed runs).
+#[test]
+fn the_first_trials_all_failing_stop_new_trials_and_running_ones_finish() {
+    let spec = spec(
+        "max_initial_failures: 3\nresources: {cpus_per_trial: 0, max_concurrent: 2}\n",
+        &xs(10),
+    );
+    let mut h = Harness::new(&spec, local_caps(), "local", 2, Replay::default(), false).unwrap();
+    for _ in 0..2 {
+        h.finish_oldest(0, TrialStatus::Failed).unwrap();
+    }
+    assert_eq!(h.starts.len(), 4, "two failures: still starting trials");
+    assert!(h.d.gave_up().is_none());
+    h.finish_oldest(0, TrialStatus::Failed).unwrap();
+    let why = h.d.gave_up().expect("gave up after the third failure").to_string();
+    assert!(why.contains("first 3 trials to end all failed"), "{why}");
+    assert_eq!(h.starts.len(), 4, "nothing new after the third");
+    assert_eq!(h.running_now(), 1, "the one running goes on");
+    assert!(!h.d.is_finished());
+    // It completes: its result is kept, and still nothing new starts.
+    h.finish_oldest(1, TrialStatus::Completed).unwrap();
+    assert!(h.d.is_finished());
+    assert_eq!(h.starts.len(), 4);
+    assert_eq!(h.d.ended_here(), (4, 3));
+    let s = h.statuses();
+    assert_eq!(s.values().filter(|&&v| v == TrialStatus::Failed).count(), 3);
+    assert_eq!(s.values().filter(|&&v| v == TrialStatus::Completed).count(), 1);
+    let first = h.starts[0].trial.id.clone();
+    assert_eq!(h.d.first_failure().map(|(id, _)| id), Some(&first));
+    assert!(matches!(
+        h.journal.last(),
+        Some(Entry::SweepStopped { interrupted: false, .. })
+    ));
+}
+
+/// The check only looks at the start: one trial that did not fail among the
+/// first ones, attempts still to be retried, or `max_initial_failures: 0`,
+/// and every trial runs.
+#[test]
+fn failures_after_a_success_retries_and_a_zero_limit_never_stop_the_sweep() {
+    let run = |extra: &str, first: TrialStatus| -> (usize, Option<String>) {
+        let spec = spec(
+            &format!("{extra}resources: {{cpus_per_trial: 0, max_concurrent: 1}}\n"),
+            &xs(8),
+        );
+        let mut h = Harness::new(&spec, local_caps(), "local", 1, Replay::default(), false).unwrap();
+        h.finish_oldest(1, first).unwrap();
+        loop {
+            // A retry's backoff is over at once.
+            if let Some((_, due)) = h.timers.pop() {
+                h.send(due);
+            }
+            if h.finish_oldest(0, TrialStatus::Failed).is_none() {
+                break;
+            }
+        }
+        assert!(h.d.is_finished());
+        let created = h.d.replay().order.len();
+        (created, h.d.gave_up().map(str::to_string))
+    };
+    // Diverged is a result, not a failure.
+    assert_eq!(run("max_initial_failures: 2\n", TrialStatus::Diverged), (8, None));
+    assert_eq!(run("max_initial_failures: 2\n", TrialStatus::Completed), (8, None));
+    assert_eq!(run("max_initial_failures: 0\n", TrialStatus::Failed), (8, None));
+    // Retried attempts are not endings: two trials, each failing twice.
+    let (created, why) = run("max_initial_failures: 2\nretries: 1\n", TrialStatus::Failed);
+    assert_eq!(created, 2, "the second trial's second failure stops it");
+    assert!(why.is_some());
+    // The default is W&B's 5.
+    let (created, why) = run("", TrialStatus::Failed);
+    assert_eq!((created, why.is_some()), (5, true));
+}

@@ -26,6 +26,7 @@ const TOP_KEYS: &[&str] = &[
     "resources",
     "timeout",
     "retries",
+    "max_initial_failures",
     "launcher",
     "slurm",
     "early_terminate",
@@ -400,6 +401,21 @@ impl Cx {
                 None
             }
         });
+        let max_initial_failures =
+            Self::get(&top, "max_initial_failures").map_or(Some(crate::spec::MAX_INITIAL_FAILURES), |v| {
+                self.uint(v, "max_initial_failures", 0)
+                    .and_then(|n| match u32::try_from(n) {
+                        Ok(n) => Some(n),
+                        Err(_) => {
+                            self.bad_value(
+                                "max_initial_failures",
+                                format!("expected at most {}, found {n}", u32::MAX),
+                                Some("0 turns the check off".into()),
+                            );
+                            None
+                        }
+                    })
+            });
         let timeout = Self::get(&top, "timeout").and_then(|v| {
             let text = match v {
                 Value::String(s) => s.clone(),
@@ -510,6 +526,7 @@ impl Cx {
             resources: resources?,
             timeout,
             retries: retries?,
+            max_initial_failures: max_initial_failures?,
             launcher: launcher?,
             slurm: slurm?,
             early_terminate: early_terminate?,

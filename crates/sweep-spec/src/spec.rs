@@ -281,6 +281,9 @@ impl Spec {
     }
 }
 
+/// `max_initial_failures` when a spec does not say: W&B's agent's default.
+pub const MAX_INITIAL_FAILURES: u32 = 5;
+
 /// A validated sweep spec.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
@@ -308,6 +311,10 @@ pub struct Spec {
     pub timeout: Option<Duration>,
     /// How many times a failed trial is tried again.
     pub retries: u32,
+    /// The sweep starts no new trial once this many trials have ended in
+    /// one run and every one of them failed (0: never). W&B's agent stops
+    /// the same way (`WANDB_AGENT_MAX_INITIAL_FAILURES`, default 5).
+    pub max_initial_failures: u32,
     /// Where trials run.
     pub launcher: Launcher,
     /// sbatch options, for the SLURM launcher.
