@@ -606,3 +606,26 @@ fn count_bounds_a_sweep_with_no_run_cap() {
         assert!(board.iter().all(|r| r["status"] == "completed"), "{board:?}");
     }
 }
+
+/// A journal that cannot be read or written is named once, with the reason
+/// once (the reason was also the error's source, so it was printed twice).
+#[test]
+fn an_unwritable_journal_is_reported_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = command_spec(
+        dir.path(),
+        "jd",
+        "  mode: {value: ok}\n  x: {values: [1]}\n  sleep: {value: 0}\n  epochs: {value: 1}\n",
+        "",
+    );
+    let out = sweep(dir.path()).args(["run", "--plain"]).arg(&spec).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let journal = dir.path().join("results/jd/journal.jsonl");
+    std::fs::remove_file(&journal).unwrap();
+    std::fs::create_dir(&journal).unwrap();
+    let out = sweep(dir.path()).args(["run", "--plain"]).arg(&spec).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("results/jd/journal.jsonl: Is a directory"), "{stderr}");
+    assert_eq!(stderr.matches("Is a directory").count(), 1, "{stderr}");
+}

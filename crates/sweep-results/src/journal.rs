@@ -196,12 +196,13 @@ pub enum Entry {
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
     /// Reading or writing failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The journal.
         path: PathBuf,
-        /// Why.
-        source: std::io::Error,
+        /// Why (not a `source`: the message holds it, and a chain would
+        /// print it twice).
+        error: std::io::Error,
     },
     /// A line in the middle is not an entry: the file was damaged or edited.
     #[error("{}:{line}: not a journal entry ({reason})", path.display())]
@@ -304,7 +305,7 @@ impl Journal {
     pub fn open(path: &Path) -> Result<Journal, JournalError> {
         let io = |source| JournalError::Io {
             path: path.to_path_buf(),
-            source,
+            error: source,
         };
         if let Ok(bytes) = std::fs::read(path)
             && !bytes.is_empty()
@@ -343,7 +344,7 @@ impl Journal {
         line.push(b'\n');
         self.file.write_all(&line).map_err(|source| JournalError::Io {
             path: self.path.clone(),
-            source,
+            error: source,
         })?;
         self.written += 1;
         let mut state = self.syncer.state.lock().expect("journal sync state");
@@ -371,7 +372,7 @@ impl Journal {
         match state.error {
             Some(kind) => Err(JournalError::Io {
                 path: self.path.clone(),
-                source: std::io::Error::new(kind, "syncing the journal to disk failed"),
+                error: std::io::Error::new(kind, "syncing the journal to disk failed"),
             }),
             None => Ok(()),
         }
@@ -396,7 +397,7 @@ impl Journal {
             Err(source) => {
                 return Err(JournalError::Io {
                     path: path.to_path_buf(),
-                    source,
+                    error: source,
                 });
             }
         };
@@ -405,7 +406,7 @@ impl Journal {
             .collect::<Result<_, _>>()
             .map_err(|source| JournalError::Io {
                 path: path.to_path_buf(),
-                source,
+                error: source,
             })?;
         let last = lines.len();
         for (i, line) in lines.iter().enumerate() {

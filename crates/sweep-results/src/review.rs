@@ -35,12 +35,13 @@ pub enum ReviewError {
     )]
     NoSpec(PathBuf),
     /// A file could not be read.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// Why.
-        source: std::io::Error,
+        /// Why (not a `source`: the message holds it, and a chain would
+        /// print it twice).
+        error: std::io::Error,
     },
     /// A file is not what `sweep run` writes.
     #[error("{}: {reason}", path.display())]
@@ -305,7 +306,7 @@ fn open_csv(path: &Path) -> Result<Option<(CsvReader, Vec<String>)>, ReviewError
         Err(source) => {
             return Err(ReviewError::Io {
                 path: path.to_path_buf(),
-                source,
+                error: source,
             });
         }
     };

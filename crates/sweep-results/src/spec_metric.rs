@@ -37,7 +37,7 @@ pub fn read_metric(dir: &ResultsDir) -> Result<Metric, ReviewError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(ReviewError::NoSpec(dir.root().to_path_buf()));
         }
-        Err(source) => return Err(ReviewError::Io { path, source }),
+        Err(error) => return Err(ReviewError::Io { path, error }),
     };
     metric_of(&text).map_err(|reason| ReviewError::Malformed { path, reason })
 }

@@ -37,12 +37,13 @@ pub enum DataError {
         reason: String,
     },
     /// A file could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// Why.
-        source: std::io::Error,
+        /// Why (not a `source`: the message holds it, and a chain would
+        /// print it twice).
+        error: std::io::Error,
     },
 }
 
@@ -198,7 +199,7 @@ fn read_file(dir: &Path, name: &str) -> Result<(PathBuf, Vec<u8>), DataError> {
     let path = if gz.is_file() { gz } else { dir.join(name) };
     let raw = std::fs::read(&path).map_err(|source| DataError::Io {
         path: path.clone(),
-        source,
+        error: source,
     })?;
     let bytes = decompress(&raw).map_err(|reason| DataError::Corrupt {
         path: path.clone(),
