@@ -70,7 +70,6 @@ fn params_text(t: &Trial) -> String {
         .join(" ")
 }
 
-/// Renders the dispatcher's progress: bars on a terminal, lines elsewhere.
 /// A trial's error on one line: its first line (the exit status and the
 /// start of stderr's tail) and, when there are more, the last one, which
 /// is where Python puts the exception (`NameError: name 'x' is not
@@ -88,13 +87,15 @@ fn one_line(error: &str) -> String {
 /// arguments writes each piece on its own (stderr is unbuffered): 15
 /// system calls for a trial's "start" line, and a reader tailing the log
 /// (or another process appending to the same file) could see half a line.
-/// The CPU saved is below what `owncpu` can tell apart on this VM.
+/// (No CPU saving could be measured: the orchestrator's own CPU per trial
+/// was the same within the noise.)
 fn to_stderr(mut line: String) {
     use std::io::Write;
     line.push('\n');
     let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
+/// Renders the dispatcher's progress: bars on a terminal, lines elsewhere.
 struct Display {
     metric: String,
     total: usize,
@@ -367,15 +368,16 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     // A run whose trials all failed produced nothing, and one stopped by
     // `max_initial_failures` did not finish: say so, and exit 1 so that a
     // script (or an `afterok` SLURM dependency) notices.
-    let all_failed = summary.failed > 0 && summary.failed == summary.ended;
-    if all_failed || summary.gave_up.is_some() {
-        let first = summary.first_failure.as_ref().map_or_else(String::new, |(id, error)| {
+    let endings = &summary.endings;
+    let all_failed = endings.all_failed();
+    if all_failed || endings.gave_up.is_some() {
+        let first = endings.first_failure.as_ref().map_or_else(String::new, |(id, error)| {
             let ordinal = summary.replay.trials.get(id).map_or(0, |r| r.ordinal);
             format!("; the first, #{ordinal} {id}: {}", one_line(error))
         });
-        let what = match &summary.gave_up {
+        let what = match &endings.gave_up {
             Some(why) => format!("{why}{first}"),
-            None => format!("every trial that ended in this run failed ({}){first}", summary.failed),
+            None => format!("every trial that ended in this run failed ({}){first}", endings.failed),
         };
         let next = if all_failed {
             format!(
@@ -385,7 +387,7 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         } else {
             format!(
                 "{} of the trials running then did not fail: run `sweep run {}` again to go on",
-                summary.ended - summary.failed,
+                endings.ended - endings.failed,
                 args.spec.display()
             )
         };

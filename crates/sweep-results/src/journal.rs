@@ -303,9 +303,9 @@ impl Journal {
     /// Opens (creating if needed) the journal for appending. A last line torn
     /// by a crash is cut off first, so new entries start on a line of their own.
     pub fn open(path: &Path) -> Result<Journal, JournalError> {
-        let io = |source| JournalError::Io {
+        let io = |error| JournalError::Io {
             path: path.to_path_buf(),
-            error: source,
+            error,
         };
         if let Ok(bytes) = std::fs::read(path)
             && !bytes.is_empty()
@@ -342,9 +342,9 @@ impl Journal {
         let entry = capped.as_ref().unwrap_or(entry);
         let mut line = serde_json::to_vec(entry).expect("entries serialize");
         line.push(b'\n');
-        self.file.write_all(&line).map_err(|source| JournalError::Io {
+        self.file.write_all(&line).map_err(|error| JournalError::Io {
             path: self.path.clone(),
-            error: source,
+            error,
         })?;
         self.written += 1;
         let mut state = self.syncer.state.lock().expect("journal sync state");
@@ -394,19 +394,19 @@ impl Journal {
         let file = match File::open(path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(replay),
-            Err(source) => {
+            Err(error) => {
                 return Err(JournalError::Io {
                     path: path.to_path_buf(),
-                    error: source,
+                    error,
                 });
             }
         };
         let lines: Vec<String> = BufReader::new(file)
             .lines()
             .collect::<Result<_, _>>()
-            .map_err(|source| JournalError::Io {
+            .map_err(|error| JournalError::Io {
                 path: path.to_path_buf(),
-                error: source,
+                error,
             })?;
         let last = lines.len();
         for (i, line) in lines.iter().enumerate() {

@@ -303,10 +303,10 @@ fn open_csv(path: &Path) -> Result<Option<(CsvReader, Vec<String>)>, ReviewError
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
+        Err(error) => {
             return Err(ReviewError::Io {
                 path: path.to_path_buf(),
-                error: source,
+                error,
             });
         }
     };

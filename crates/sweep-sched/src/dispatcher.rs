@@ -298,6 +298,29 @@ struct Running {
     checkpoint_at_start: Option<u32>,
 }
 
+/// How the trials that ended in one run of a sweep ended: what
+/// `max_initial_failures` and `sweep run`'s exit status go by.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunEndings {
+    /// Trials that ended in this run: a final status, no retry or
+    /// continuation to come, not interrupted.
+    pub ended: u32,
+    /// How many of them failed.
+    pub failed: u32,
+    /// The first that failed, with its error.
+    pub first_failure: Option<(TrialId, String)>,
+    /// Set when the first `max_initial_failures` to end all failed, so
+    /// nothing new starts: why, for the person.
+    pub gave_up: Option<String>,
+}
+
+impl RunEndings {
+    /// Some trial ended and every one that did failed.
+    pub fn all_failed(&self) -> bool {
+        self.failed > 0 && self.failed == self.ended
+    }
+}
+
 /// The sweep's run state, and the rules that change it.
 pub struct Dispatcher {
     spec: Spec,
@@ -322,14 +345,8 @@ pub struct Dispatcher {
     interrupts: u8,
     /// The launcher refused an attempt: the sweep stops.
     refused: Option<String>,
-    /// Trials that ended in this run (a final status, no retry to come),
-    /// and how many of them failed: the first failure's trial and error.
-    ended_here: u32,
-    failed_here: u32,
-    first_failure: Option<(TrialId, String)>,
-    /// Every trial that ended in this run failed, `max_initial_failures`
-    /// of them: nothing new starts (why, for the person).
-    gave_up: Option<String>,
+    /// How the trials of this run ended (`max_initial_failures`).
+    endings: RunEndings,
     /// Detached: jobs submitted, in order (the lanes of `max_concurrent`).
     detached: Vec<(TrialId, Handle)>,
     kept: usize,
@@ -556,10 +573,7 @@ impl Dispatcher {
             target_reached: false,
             interrupts: 0,
             refused: None,
-            ended_here: 0,
-            failed_here: 0,
-            first_failure: None,
-            gave_up: None,
+            endings: RunEndings::default(),
             detached: Vec::new(),
             kept: 0,
             launches: 0,
@@ -731,21 +745,9 @@ impl Dispatcher {
         self.refused.as_deref()
     }
 
-    /// Why the sweep stopped creating trials after its first trials all
-    /// failed (`max_initial_failures`), if it did.
-    pub fn gave_up(&self) -> Option<&str> {
-        self.gave_up.as_deref()
-    }
-
-    /// Trials that ended in this run (not counting attempts to be retried
-    /// or continued, nor interrupted ones), and how many of them failed.
-    pub fn ended_here(&self) -> (u32, u32) {
-        (self.ended_here, self.failed_here)
-    }
-
-    /// The first trial that failed in this run, with its error.
-    pub fn first_failure(&self) -> Option<&(TrialId, String)> {
-        self.first_failure.as_ref()
+    /// How the trials that ended in this run ended.
+    pub fn endings(&self) -> &RunEndings {
+        &self.endings
     }
 
     /// Detached attempts: (trial, handle).
@@ -1160,14 +1162,13 @@ impl Dispatcher {
     /// "Detected 5 failed runs in a row, shutting down"). Trials already
     /// running finish: their results are kept.
     fn count_ending(&mut self, trial: &TrialId, failure: Option<String>) {
-        self.ended_here += 1;
+        let e = &mut self.endings;
+        e.ended += 1;
         let Some(error) = failure else { return };
-        self.failed_here += 1;
-        if self.first_failure.is_none() {
-            self.first_failure = Some((trial.clone(), error));
-        }
+        e.failed += 1;
+        e.first_failure.get_or_insert_with(|| (trial.clone(), error));
         let limit = self.spec.max_initial_failures;
-        if limit == 0 || self.gave_up.is_some() || self.failed_here < limit || self.failed_here != self.ended_here {
+        if limit == 0 || e.gave_up.is_some() || e.failed < limit || !e.all_failed() {
             return;
         }
         let why = format!(
@@ -1182,7 +1183,7 @@ impl Dispatcher {
             trial: None,
             message: format!("{why}{running}"),
         });
-        self.gave_up = Some(why);
+        self.endings.gave_up = Some(why);
     }
 
     /// What a sampler sees of every trial created so far.
@@ -1275,7 +1276,7 @@ impl Dispatcher {
 
     /// Starts what fits, then checks whether the sweep is over.
     fn fill(&mut self) {
-        while self.interrupts == 0 && self.refused.is_none() && self.gave_up.is_none() {
+        while self.interrupts == 0 && self.refused.is_none() && self.endings.gave_up.is_none() {
             let Some(alloc) = self.pool.try_acquire(self.settings.request) else {
                 break;
             };
@@ -1289,7 +1290,7 @@ impl Dispatcher {
         let idle = self.running.is_empty();
         let nothing_left =
             self.queue.is_empty() && self.retrying.is_empty() && self.upcoming.is_empty() && self.sampler_done;
-        let cannot_go_on = self.interrupts > 0 || self.refused.is_some() || self.gave_up.is_some();
+        let cannot_go_on = self.interrupts > 0 || self.refused.is_some() || self.endings.gave_up.is_some();
         // A sampler that waits for results while nothing runs would wait forever.
         let starved = idle && self.queue.is_empty() && self.retrying.is_empty() && self.upcoming.is_empty();
         if idle && (cannot_go_on || nothing_left || starved) {

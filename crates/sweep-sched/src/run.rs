@@ -5,7 +5,7 @@
 //! and reports. The tables are written by their own thread ([`TableWriter`]).
 
 use crate::SchedError;
-use crate::dispatcher::{Action, Dispatcher, Event, Progress, ReadBack, Settings, read_back};
+use crate::dispatcher::{Action, Dispatcher, Event, Progress, ReadBack, RunEndings, Settings, read_back};
 use crate::launcher::{self, JobPlan, Launcher};
 use crate::pool::{Pool, Request};
 use crate::resume;
@@ -70,16 +70,8 @@ pub struct Summary {
     pub detached: Vec<(TrialId, Handle)>,
     /// The replayed journal at the end.
     pub replay: Replay,
-    /// Trials that ended in this run (final statuses other than
-    /// interrupted), and how many of them failed.
-    pub ended: u32,
-    /// See `ended`.
-    pub failed: u32,
-    /// The first trial that failed in this run, and its error.
-    pub first_failure: Option<(TrialId, String)>,
-    /// Why nothing new started after the first trials all failed
-    /// (`max_initial_failures`), if that happened.
-    pub gave_up: Option<String>,
+    /// How the trials that ended in this run ended.
+    pub endings: RunEndings,
 }
 
 /// Runs (or resumes) a sweep to its end, or until Ctrl-C, on the launcher
@@ -240,14 +232,10 @@ pub async fn run_with(
     if let Some(message) = dispatcher.refused() {
         return Err(SchedError::Launcher(message.to_string()));
     }
-    let (ended, failed) = dispatcher.ended_here();
     Ok(Summary {
         interrupted: dispatcher.interrupted(),
         detached: dispatcher.detached().to_vec(),
-        ended,
-        failed,
-        first_failure: dispatcher.first_failure().cloned(),
-        gave_up: dispatcher.gave_up().map(str::to_string),
+        endings: dispatcher.endings().clone(),
         replay: dispatcher.into_replay(),
     })
 }

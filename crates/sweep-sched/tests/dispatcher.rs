@@ -1089,9 +1089,9 @@ fn the_first_trials_all_failing_stop_new_trials_and_running_ones_finish() {
         h.finish_oldest(0, TrialStatus::Failed).unwrap();
     }
     assert_eq!(h.starts.len(), 4, "two failures: still starting trials");
-    assert!(h.d.gave_up().is_none());
+    assert!(h.d.endings().gave_up.is_none());
     h.finish_oldest(0, TrialStatus::Failed).unwrap();
-    let why = h.d.gave_up().expect("gave up after the third failure").to_string();
+    let why = h.d.endings().gave_up.clone().expect("gave up after the third failure");
     assert!(why.contains("first 3 trials to end all failed"), "{why}");
     assert_eq!(h.starts.len(), 4, "nothing new after the third");
     assert_eq!(h.running_now(), 1, "the one running goes on");
@@ -1100,12 +1100,12 @@ fn the_first_trials_all_failing_stop_new_trials_and_running_ones_finish() {
     h.finish_oldest(1, TrialStatus::Completed).unwrap();
     assert!(h.d.is_finished());
     assert_eq!(h.starts.len(), 4);
-    assert_eq!(h.d.ended_here(), (4, 3));
+    assert_eq!((h.d.endings().ended, h.d.endings().failed), (4, 3));
     let s = h.statuses();
     assert_eq!(s.values().filter(|&&v| v == TrialStatus::Failed).count(), 3);
     assert_eq!(s.values().filter(|&&v| v == TrialStatus::Completed).count(), 1);
     let first = h.starts[0].trial.id.clone();
-    assert_eq!(h.d.first_failure().map(|(id, _)| id), Some(&first));
+    assert_eq!(h.d.endings().first_failure.as_ref().map(|(id, _)| id), Some(&first));
     assert!(matches!(
         h.journal.last(),
         Some(Entry::SweepStopped { interrupted: false, .. })
@@ -1135,10 +1135,11 @@ fn failures_after_a_success_retries_and_a_zero_limit_never_stop_the_sweep() {
         }
         assert!(h.d.is_finished());
         let created = h.d.replay().order.len();
-        (created, h.d.gave_up().map(str::to_string))
+        (created, h.d.endings().gave_up.clone())
     };
-    // Diverged is a result, not a failure.
+    // Diverged and timed out are results, not failures.
     assert_eq!(run("max_initial_failures: 2\n", TrialStatus::Diverged), (8, None));
+    assert_eq!(run("max_initial_failures: 2\n", TrialStatus::TimedOut), (8, None));
     assert_eq!(run("max_initial_failures: 2\n", TrialStatus::Completed), (8, None));
     assert_eq!(run("max_initial_failures: 0\n", TrialStatus::Failed), (8, None));
     // Retried attempts are not endings: two trials, each failing twice.

@@ -410,7 +410,7 @@ impl Cx {
                             self.bad_value(
                                 "max_initial_failures",
                                 format!("expected at most {}, found {n}", u32::MAX),
-                                Some("0 turns the check off".into()),
+                                None,
                             );
                             None
                         }

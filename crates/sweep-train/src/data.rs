@@ -197,9 +197,9 @@ pub fn load(dataset: &str, data_dir: Option<&Path>) -> Result<Dataset, DataError
 fn read_file(dir: &Path, name: &str) -> Result<(PathBuf, Vec<u8>), DataError> {
     let gz = dir.join(format!("{name}.gz"));
     let path = if gz.is_file() { gz } else { dir.join(name) };
-    let raw = std::fs::read(&path).map_err(|source| DataError::Io {
+    let raw = std::fs::read(&path).map_err(|error| DataError::Io {
         path: path.clone(),
-        error: source,
+        error,
     })?;
     let bytes = decompress(&raw).map_err(|reason| DataError::Corrupt {
         path: path.clone(),
