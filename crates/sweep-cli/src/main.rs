@@ -132,6 +132,7 @@ fn report(err: &anyhow::Error) -> ExitCode {
                     | sweep_sched::SchedError::OldSpec(_)
                     | sweep_sched::SchedError::Launcher(_)
                     | sweep_sched::SchedError::Usage(_)
+                    | sweep_sched::SchedError::Spec(_)
                     | sweep_sched::SchedError::Busy(..)
                     | sweep_sched::SchedError::Resume(_)
             )

@@ -303,6 +303,94 @@ fn trials_that_can_never_fit_are_refused_before_anything_starts() {
     assert!(!dir.path().join("results/big").exists(), "nothing written");
 }
 
+/// A `command:` whose program is misspelt, missing or not executable fails
+/// every trial; it is refused with the spec's line before the results folder
+/// exists. A program found only on the trainer's own PATH runs.
+#[test]
+fn a_program_that_cannot_start_is_refused_with_its_line() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let script = "#!/bin/sh\necho '{\"event\":\"done\",\"loss\":1}'\n";
+    std::fs::write(dir.path().join("plain.sh"), script).unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::fs::write(bin.join("own-trainer"), script).unwrap();
+    std::fs::set_permissions(bin.join("own-trainer"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let spec = |name: &str, trainer: &str| {
+        let path = dir.path().join(format!("{name}.yaml"));
+        let text = format!(
+            "name: {name}\nmethod: grid\nmetric: {{name: loss, goal: minimize}}\n\
+             trainer: {trainer}\nparameters:\n  x: {{values: [1, 2]}}\n"
+        );
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    for (name, trainer, why) in [
+        (
+            "typo",
+            "{command: [pyhton3, t.py, \"${x}\"]}",
+            "no program `pyhton3` on PATH",
+        ),
+        (
+            "gone",
+            "{command: [./gone.sh, \"${x}\"]}",
+            "`./gone.sh` cannot be started: No such file",
+        ),
+        (
+            "plain",
+            "{command: [./plain.sh, \"${x}\"]}",
+            "`./plain.sh` is not executable",
+        ),
+        (
+            "dir",
+            "{command: [./bin, \"${x}\"]}",
+            "`./bin` is a directory, not a program",
+        ),
+        (
+            "elsewhere",
+            "{command: [own-trainer, \"${x}\"]}",
+            "no program `own-trainer` on PATH",
+        ),
+    ] {
+        let out = sweep(dir.path())
+            .args(["run", "--plain"])
+            .arg(spec(name, trainer))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert!(
+            stderr.contains(&format!("error: trainer.command[0]: {why}")),
+            "{name}: {stderr}"
+        );
+        assert!(stderr.contains(&format!("{name}.yaml:4:21\n")), "{name}: {stderr}");
+        assert!(
+            !dir.path().join("results").join(name).exists(),
+            "{name}: nothing written"
+        );
+    }
+    // The trainer's own PATH finds it; so does its path.
+    let own_path = format!(
+        "{{command: [own-trainer, \"${{x}}\"], env: {{PATH: \"{}\"}}}}",
+        bin.display()
+    );
+    let by_path = "{command: [bin/own-trainer, \"${x}\"]}";
+    for (name, trainer) in [("own", own_path.as_str()), ("by-path", by_path)] {
+        let out = sweep(dir.path())
+            .args(["run", "--plain"])
+            .arg(spec(name, trainer))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{name}: {stderr}");
+        let board = leaderboard(&dir.path().join("results").join(name));
+        assert!(
+            board.iter().all(|r| r["status"] == "completed") && board.len() == 2,
+            "{board:?}"
+        );
+    }
+}
+
 #[test]
 fn the_builtin_trainer_sweep_writes_a_ranked_leaderboard() {
     let dir = tempfile::tempdir().unwrap();

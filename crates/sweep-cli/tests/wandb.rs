@@ -23,6 +23,16 @@ fn a_wandb_sweep_file_runs_unedited_and_ranks() {
     .unwrap();
     let out = sweep(dir.path()).args(["plan"]).arg(&spec).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Run from a directory without train.py: every trial would fail, so the
+    // sweep is refused at `program:`'s line before it writes anything.
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let out = sweep(&elsewhere).args(["run", "--plain"]).arg(&spec).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("error: program: no file `train.py` here"), "{stderr}");
+    assert!(stderr.contains("sweep.yaml:2:10\n"), "{stderr}");
+    assert!(!elsewhere.join("results").exists(), "nothing written");
     let out = sweep(dir.path()).args(["run", "--plain"]).arg(&spec).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let rows = leaderboard(&dir.path().join("results/wb"));

@@ -57,6 +57,9 @@ pub enum SchedError {
     /// Options that do not go together.
     #[error("{0}")]
     Usage(String),
+    /// The spec cannot work on this launcher (its program is not there).
+    #[error(transparent)]
+    Spec(#[from] sweep_spec::SpecError),
     /// The launcher refused a trial (sbatch's complaint, verbatim).
     #[error("the launcher refused a trial:\n{0}")]
     Launcher(String),

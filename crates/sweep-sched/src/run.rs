@@ -140,6 +140,14 @@ pub async fn run_with(
             spec.method.as_str()
         )));
     }
+    if let Some(mut problem) = launcher.check(spec) {
+        problem.pos = sweep_spec::Positions::of(spec_text).value(&problem.path);
+        return Err(SchedError::Spec(sweep_spec::SpecError::Invalid {
+            path: spec.path.clone(),
+            source_text: spec_text.to_string(),
+            diagnostics: vec![problem],
+        }));
+    }
     // One orchestrator per results folder.
     let held = if dir.root().exists() {
         Some(resume::lock(dir)?)

@@ -203,6 +203,83 @@ fn python() -> &'static str {
     })
 }
 
+/// Why `program` cannot be started, if it cannot: as `execvp` finds it, a
+/// path (it has a `/`; relative to the working directory) or a name looked up
+/// on `path` (the orchestrator's PATH when `None`).
+pub(crate) fn resolve(program: &str, path: Option<&std::ffi::OsStr>) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable =
+        |p: &std::path::Path| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    if program.contains('/') {
+        let p = std::path::Path::new(program);
+        return match std::fs::metadata(p) {
+            Err(e) => Err(format!("`{program}` cannot be started: {e}")),
+            Ok(m) if m.is_dir() => Err(format!("`{program}` is a directory, not a program")),
+            Ok(m) if m.permissions().mode() & 0o111 == 0 => Err(format!("`{program}` is not executable")),
+            Ok(_) => Ok(()),
+        };
+    }
+    let env_path = std::env::var_os("PATH");
+    let path = path.or(env_path.as_deref());
+    if program.is_empty() || !path.is_some_and(|path| std::env::split_paths(path).any(|d| executable(&d.join(program))))
+    {
+        return Err(format!("no program `{program}` on PATH"));
+    }
+    Ok(())
+}
+
+/// The problem with a spec whose every attempt would fail to start on this
+/// machine, found before anything runs: a `command:` program that is not
+/// there or not executable, or a W&B `program` file that does not exist. A
+/// program with a `${...}` placeholder is only known per trial.
+pub fn missing_program(spec: &Spec) -> Option<sweep_spec::Diagnostic> {
+    let diagnostic = |path: &str, message: String, help: &str| {
+        Some(
+            sweep_spec::Diagnostic {
+                path: path.into(),
+                pos: None,
+                message,
+                help: None,
+            }
+            .with_help(help),
+        )
+    };
+    match &spec.trainer {
+        Trainer::Command { argv, env } => {
+            let program = argv.first()?;
+            if program.contains("${") {
+                return None;
+            }
+            let path = env
+                .iter()
+                .rev()
+                .find(|(k, _)| k == "PATH")
+                .map(|(_, v)| std::ffi::OsStr::new(v));
+            let why = resolve(program, path).err()?;
+            let help = if program.contains('/') {
+                "trials run in the directory `sweep run` runs in; give the program's path from there, make a script executable (chmod +x), or name its interpreter first (`[python, train.py]`)"
+            } else {
+                "install it, give its path (`/usr/bin/python3`, `./train.sh`), or set PATH in the trainer's `env:`"
+            };
+            diagnostic("trainer.command[0]", why, help)
+        }
+        Trainer::Wandb { program, command, .. } => {
+            let runs_it = command
+                .as_ref()
+                .is_none_or(|c| c.iter().any(|w| w.contains("${program}")));
+            if !runs_it || std::path::Path::new(program).is_file() {
+                return None;
+            }
+            diagnostic(
+                "program",
+                format!("no file `{program}` here (W&B's agent runs it from the directory it runs in)"),
+                "run `sweep run` in the directory that holds the training script, or give its path from there",
+            )
+        }
+        Trainer::Builtin { .. } => None,
+    }
+}
+
 /// The argv words of a `command:` trainer, placeholders filled in.
 pub fn substitute(argv: &[String], params: &Params, trial_id: &TrialId, trial_dir: &str, seed: u64) -> Vec<String> {
     argv.iter()

@@ -47,6 +47,10 @@ impl Launcher for LocalLauncher {
         "local"
     }
 
+    fn check(&self, spec: &sweep_spec::Spec) -> Option<sweep_spec::Diagnostic> {
+        super::job::missing_program(spec)
+    }
+
     fn caps(&self) -> Caps {
         Caps {
             detach: false,
@@ -220,19 +224,6 @@ fn deathsig_wrapper() -> Option<&'static std::path::Path> {
         .as_deref()
 }
 
-/// True when `program` names an executable file (directly, or on PATH):
-/// one that does not is started without the wrapper, so the error says
-/// "cannot start" as it should.
-fn resolves(program: &str) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    let ok =
-        |p: &std::path::Path| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
-    if program.contains('/') {
-        return ok(std::path::Path::new(program));
-    }
-    std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|d| ok(&d.join(program))))
-}
-
 fn signal_group(pid: u32, sig: i32) {
     // SAFETY: killpg only sends a signal; the group is the child's own (it
     // was started with process_group(0)), so nothing else is hit.
@@ -285,7 +276,9 @@ async fn execute(job: Job, tx: mpsc::UnboundedSender<Event>, mut cancel: watch::
     );
     let reaper = Reaper::get();
     let wrapper = if reaper.is_some() { None } else { deathsig_wrapper() };
-    let mut cmd = match wrapper.filter(|_| resolves(&job.argv[0])) {
+    // A program that does not resolve is started without the wrapper, so the
+    // error says "cannot start" as it should.
+    let mut cmd = match wrapper.filter(|_| super::job::resolve(&job.argv[0], None).is_ok()) {
         // posix_spawn (no fork of this process, whose page tables and
         // threads make each fork cost a millisecond or more) of setpriv,
         // which sets PR_SET_PDEATHSIG and execs the trial in place.

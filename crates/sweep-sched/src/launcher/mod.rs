@@ -13,7 +13,7 @@ mod job;
 pub mod local;
 pub mod slurm;
 
-pub use job::{JobPlan, substitute};
+pub use job::{JobPlan, missing_program, substitute};
 
 use crate::dispatcher::{Attempt, Event};
 use std::path::Path;
@@ -67,6 +67,14 @@ pub trait Launcher: Send {
 
     /// What it can do.
     fn caps(&self) -> Caps;
+
+    /// A problem with `spec` that would fail every attempt here (a
+    /// `command:` program this machine does not have), found before the
+    /// results folder is touched. Launchers whose trials run elsewhere
+    /// (another node's PATH) cannot tell, and say nothing.
+    fn check(&self, _spec: &sweep_spec::Spec) -> Option<sweep_spec::Diagnostic> {
+        None
+    }
 
     /// Starts `attempt` (or re-attaches to `attempt.adopt`): the job's files
     /// are written by `plan.prepare()` off the async runtime first.
