@@ -14,6 +14,22 @@ use rand_core::RngCore;
 /// The weight of the prior kernel (Optuna's `prior_weight`, default 1).
 const PRIOR_WEIGHT: f64 = 1.0;
 
+/// How wide the observations' kernels of numerical parameters are (the
+/// prior's is always the whole range).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Widths {
+    /// The floor of a bandwidth, relative to Optuna's magic clip
+    /// (`range / min(100, n_kernels + 1)`).
+    pub clip: f64,
+    /// Every bandwidth, once clipped, multiplied by this.
+    pub factor: f64,
+}
+
+impl Widths {
+    /// Optuna's bandwidths.
+    pub const OPTUNA: Widths = Widths { clip: 1.0, factor: 1.0 };
+}
+
 /// One parameter as the estimator models it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Space {
@@ -108,15 +124,15 @@ impl ParzenEstimator {
     /// per parameter of `space`, in the internal representation).
     #[cfg(test)]
     pub fn new(observations: &[Vec<f64>], space: &[Space]) -> Self {
-        Self::fit(observations, &vec![1.0; observations.len()], space, 1.0)
+        Self::fit(observations, &vec![1.0; observations.len()], space, Widths::OPTUNA)
     }
 
     /// Fits the estimator to `observations` (rows in trial order, one column
     /// per parameter of `space`, in the internal representation), each
     /// observation's weight (Optuna's default for its place in trial order)
-    /// multiplied by `scale[i]`, and the smallest bandwidth of a numerical
-    /// kernel (Optuna's magic clip) multiplied by `clip` (1: Optuna's).
-    pub fn fit(observations: &[Vec<f64>], scale: &[f64], space: &[Space], clip: f64) -> Self {
+    /// multiplied by `scale[i]`, the observations' kernels as wide as
+    /// `widths` says.
+    pub fn fit(observations: &[Vec<f64>], scale: &[f64], space: &[Space], widths: Widths) -> Self {
         debug_assert_eq!(observations.len(), scale.len());
         let n = observations.len();
         let mut weights = default_weights(n);
@@ -135,7 +151,7 @@ impl ParzenEstimator {
                 let column: Vec<f64> = observations.iter().map(|row| row[i]).collect();
                 match s {
                     Space::Categorical { prior } => categorical_kernels(&column, prior),
-                    Space::Numeric { .. } => numerical_kernels(&column, s, clip),
+                    Space::Numeric { .. } => numerical_kernels(&column, s, widths),
                 }
             })
             .collect();
@@ -293,9 +309,9 @@ fn categorical_kernels(observed: &[f64], prior: &[f64]) -> Kernels {
 /// larger gap to its sorted neighbours (the ends of the range count as
 /// neighbours only for a lone observation: `consider_endpoints=False`),
 /// clipped to `[clip * range / min(100, n_kernels + 1), range]` (the magic
-/// clip; Optuna's with `clip` 1), and a prior kernel at the centre with the
-/// whole range as bandwidth.
-fn numerical_kernels(observed: &[f64], space: &Space, clip: f64) -> Kernels {
+/// clip; Optuna's with `clip` 1) and multiplied by `widths.factor` (Optuna:
+/// 1), and a prior kernel at the centre with the whole range as bandwidth.
+fn numerical_kernels(observed: &[f64], space: &Space, widths: Widths) -> Kernels {
     let Space::Numeric { low, high, step, log } = *space else {
         unreachable!()
     };
@@ -305,7 +321,8 @@ fn numerical_kernels(observed: &[f64], space: &Space, clip: f64) -> Kernels {
     } else {
         observed.to_vec()
     };
-    let mut sigma = bandwidths(&mu, lo, hi, clip);
+    let mut sigma = bandwidths(&mu, lo, hi, widths.clip);
+    sigma.iter_mut().for_each(|s| *s *= widths.factor);
     mu.push(0.5 * (lo + hi));
     sigma.push(hi - lo);
     let log_mass = mu
@@ -386,7 +403,11 @@ mod tests {
             Space::Categorical { prior: vec![0.5; 2] },
         ];
         let obs = vec![vec![2.0, 0.0], vec![7.0, 1.0]];
-        let pdf = |s: f64, x: &[f64]| ParzenEstimator::fit(&obs, &[1.0, s], &space, 1.0).log_pdf(x).exp();
+        let pdf = |s: f64, x: &[f64]| {
+            ParzenEstimator::fit(&obs, &[1.0, s], &space, Widths::OPTUNA)
+                .log_pdf(x)
+                .exp()
+        };
         for x in [[1.0, 0.0], [6.5, 1.0], [9.0, 0.0]] {
             assert_eq!(pdf(1.0, &x), ParzenEstimator::new(&obs, &space).log_pdf(&x).exp());
             let a = 2.0 * pdf(0.0, &x);
@@ -429,8 +450,8 @@ mod tests {
             step: 0.0,
             log: false,
         }];
-        let optuna = ParzenEstimator::fit(&obs, &[1.0; 3], &space, 1.0);
-        let halved = ParzenEstimator::fit(&obs, &[1.0; 3], &space, 0.5);
+        let optuna = ParzenEstimator::fit(&obs, &[1.0; 3], &space, Widths::OPTUNA);
+        let halved = ParzenEstimator::fit(&obs, &[1.0; 3], &space, Widths { clip: 0.5, factor: 1.0 });
         assert_eq!(
             optuna.log_pdf(&[2.0]),
             ParzenEstimator::new(&obs, &space).log_pdf(&[2.0])
