@@ -25,13 +25,14 @@
 //! ([`LIAR_WEIGHT`]) rather than a whole one, which still keeps parallel
 //! workers off each other's points without pushing the search away from the
 //! good region the running trials were drawn from; and while trials run,
-//! `l(x)`'s kernels keep [`IN_FLIGHT_VOLUME`] of their volume, so a trial
-//! suggested knowing fewer results exploits the best ones harder. With all
-//! of them, eight in flight on `scripts/bench-search` (seeds 0-999 and
+//! `l(x)`'s kernels keep [`IN_FLIGHT_VOLUME`] of their volume, above a floor
+//! of [`IN_FLIGHT_FLOOR`] of the volume of Optuna's, so a trial suggested
+//! knowing fewer results exploits the best ones harder. With all of them,
+//! eight in flight on `scripts/bench-search` (seeds 0-999 and
 //! 100000-100999, median best after 60 trials) come within 2% of the
 //! sequential median on Branin and 4% on the mixed space (0.443 and 0.439
-//! against 0.445; -0.0166 and -0.0164 against -0.0171), and within 10.5% on
-//! Hartmann-6 (-2.76 and -2.78 against -3.09).
+//! against 0.445; -0.0166 and -0.0164 against -0.0171), and within 8% on
+//! Hartmann-6 (-2.846 against -3.089 and -3.088).
 //!
 //! ```
 //! use sweep_core::{Goal, ParamValue};
@@ -96,7 +97,8 @@ impl Default for TpeSettings {
 /// whole weight, 3.5% with a tenth, which still keeps parallel trials apart.
 pub const LIAR_WEIGHT: f64 = 0.1;
 
-/// The floor of a kernel's bandwidth in `l(x)`, relative to Optuna's magic
+/// The floor of a kernel's bandwidth in `l(x)` when no trial is in flight
+/// (else [`IN_FLIGHT_FLOOR`]), relative to Optuna's magic
 /// clip (`range / min(100, n_kernels + 1)`). Optuna's floor keeps `l(x)`
 /// nearly as wide as an eighth of the range while the good group holds six
 /// trials, so TPE moves slowly from good to very good; half of it
@@ -106,10 +108,10 @@ pub const LIAR_WEIGHT: f64 = 0.1;
 ///
 /// - one at a time: Branin 0.515 -> 0.443, Hartmann-6 -3.020 -> -3.093,
 ///   mixed -0.0143 -> -0.0167 (Optuna 5: 0.522, -3.033, -0.0145);
-/// - eight in flight: Branin 0.535 -> 0.472, mixed -0.007 -> -0.014, and
-///   Hartmann-6 -2.84 -> -2.78 (a batch drawn from the narrower `l(x)`
-///   bunches up a little in six dimensions; 0.4 lost more there, 0.6 gained
-///   it back at Branin's cost: 0.491, -2.81).
+/// - eight in flight (before the in-flight rules): Branin 0.535 -> 0.472,
+///   mixed -0.007 -> -0.014, and Hartmann-6 -2.84 -> -2.78 (a batch drawn
+///   from the narrower `l(x)` bunches up a little in six dimensions; 0.4
+///   lost more there, 0.6 gained it back at Branin's cost: 0.491, -2.81).
 ///
 /// `g(x)` keeps Optuna's floor: halving it too gained nothing more one at a
 /// time (Hartmann-6 -3.08).
@@ -124,12 +126,22 @@ pub const BELOW_CLIP: f64 = 0.5;
 /// One trial at a time is unchanged. On `scripts/bench-search` (median best
 /// after 60 trials, eight in flight, seeds 0-999 and 100000-100999), whole
 /// volume -> 0.36: Branin 0.472 / 0.472 -> 0.443 / 0.439 (one at a time:
-/// 0.445), mixed -0.0140 / -0.0141 -> -0.0166 / -0.0164 (-0.0167), and
-/// Hartmann-6 -2.773 / -2.797 -> -2.764 / -2.776 (-3.09), the one that
-/// wants wider kernels (a per-dimension factor of 0.6 there: -2.753 /
-/// -2.723). Two and four in flight gain as well (Branin 0.454 -> 0.421 and
-/// 0.456 -> 0.424 on seeds 0-999).
+/// 0.445), mixed -0.0140 / -0.0141 -> -0.0166 / -0.0164 (-0.0167). Two and
+/// four in flight gain as well (Branin 0.454 -> 0.421 and 0.456 -> 0.424 on
+/// seeds 0-999).
 pub const IN_FLIGHT_VOLUME: f64 = 0.36;
+
+/// The floor of `l(x)`'s bandwidths while trials are in flight, as a share
+/// of the volume of Optuna's (the magic clip in every dimension): each
+/// numerical bandwidth's floor is `IN_FLIGHT_FLOOR^(1/d)` of Optuna's, which
+/// is [`BELOW_CLIP`] in two dimensions and 0.79 in six, where halving it in
+/// each of six dimensions leaves a floor of a sixty-fourth of the volume and
+/// a batch that bunches up. On `scripts/bench-search`, eight in flight,
+/// Hartmann-6 (the objective in more than two dimensions), median best after
+/// 60 trials on seeds 0-999, 100000-100999 and (held out while choosing)
+/// 200000-200999: BELOW_CLIP in each dimension -2.764 / -2.776 / -2.785 ->
+/// -2.846 / -2.846 / -2.856 (one at a time -3.09 on each set).
+pub const IN_FLIGHT_FLOOR: f64 = 0.25;
 
 /// The random stream of trial `number`: ChaCha8 keyed by the seed, one
 /// stream per trial number.
@@ -177,6 +189,8 @@ struct Rules {
     below_clip: f64,
     /// The volume of `l(x)`'s kernels with trials in flight: [`IN_FLIGHT_VOLUME`].
     in_flight_volume: f64,
+    /// The volume of `l(x)`'s floor with trials in flight: [`IN_FLIGHT_FLOOR`].
+    in_flight_floor: f64,
 }
 
 impl Default for Rules {
@@ -185,6 +199,7 @@ impl Default for Rules {
             liar_weight: LIAR_WEIGHT,
             below_clip: BELOW_CLIP,
             in_flight_volume: IN_FLIGHT_VOLUME,
+            in_flight_floor: IN_FLIGHT_FLOOR,
         }
     }
 }
@@ -226,18 +241,10 @@ fn suggest_with(
         let params: Vec<&Parameter> = group.iter().map(|&i| &space[i]).collect();
         let spaces: Vec<Space> = params.iter().map(|p| model_space(&p.distribution)).collect();
         let below_rows: Vec<Vec<f64>> = internal_rows(&below, &params).into_iter().map(|(_, r)| r).collect();
-        // With trials in flight (known only with the constant liar), l(x)'s
-        // kernels shrink to IN_FLIGHT_VOLUME of their volume.
+        // Trials in flight are known only with the constant liar.
         let in_flight = above.iter().any(|o| o.state == ObsState::Running);
         let numerical = spaces.iter().filter(|s| matches!(s, Space::Numeric { .. })).count();
-        let widths = Widths {
-            clip: rules.below_clip,
-            factor: if in_flight && numerical > 0 {
-                rules.in_flight_volume.powf(1.0 / numerical as f64)
-            } else {
-                1.0
-            },
-        };
+        let widths = below_widths(in_flight, numerical, &rules);
         let l = ParzenEstimator::fit(&below_rows, &vec![1.0; below_rows.len()], &spaces, widths);
         // Running trials (there only with the constant liar) weigh less in g.
         let (scale, above_rows): (Vec<f64>, Vec<Vec<f64>>) = internal_rows(&above, &params)
@@ -277,6 +284,25 @@ fn suggest_with(
             (p.name.clone(), v)
         })
         .collect()
+}
+
+/// The widths of `l(x)`'s kernels over `numerical` numerical parameters:
+/// [`BELOW_CLIP`] one at a time; with trials in flight, the floor and the
+/// kernels set as volumes ([`IN_FLIGHT_FLOOR`], [`IN_FLIGHT_VOLUME`]) shared
+/// among the parameters.
+fn below_widths(in_flight: bool, numerical: usize, rules: &Rules) -> Widths {
+    if in_flight && numerical > 0 {
+        let root = 1.0 / numerical as f64;
+        Widths {
+            clip: rules.in_flight_floor.powf(root),
+            factor: rules.in_flight_volume.powf(root),
+        }
+    } else {
+        Widths {
+            clip: rules.below_clip,
+            factor: 1.0,
+        }
+    }
 }
 
 /// Whether a trial takes part: failed trials and completed ones without a

@@ -509,6 +509,8 @@ fn l_has_the_narrow_floor_with_trials_in_flight_or_not() {
         param("y", Distribution::LogUniform { min: 1e-4, max: 1.0 }),
     ];
     let settings = TpeSettings::default();
+    // The floor one at a time (below_clip) and in flight (in_flight_floor,
+    // a volume: its square root per dimension here).
     let with = |trials: &[Observation], seed: u64, clip: f64| {
         suggest_with(
             &space,
@@ -519,6 +521,7 @@ fn l_has_the_narrow_floor_with_trials_in_flight_or_not() {
             30,
             Rules {
                 below_clip: clip,
+                in_flight_floor: clip * clip,
                 ..Rules::default()
             },
         )
@@ -535,12 +538,26 @@ fn l_has_the_narrow_floor_with_trials_in_flight_or_not() {
         let next = suggest(&space, Goal::Minimize, &trials, &settings, seed, 30);
         assert_eq!(next, with(&trials, seed, BELOW_CLIP), "seed {seed}");
         differ += usize::from(next != with(&trials, seed, 1.0));
-        // A trial in flight: the same floor.
+        // A trial in flight: in two dimensions, the same floor (and only the
+        // in-flight one counts: below_clip changes nothing there).
         let mut busy = trials.clone();
         busy[29].state = ObsState::Running;
         busy[29].value = None;
         let next = suggest(&space, Goal::Minimize, &busy, &settings, seed, 30);
         assert_eq!(next, with(&busy, seed, BELOW_CLIP), "seed {seed}");
+        let only_below = suggest_with(
+            &space,
+            Goal::Minimize,
+            &busy,
+            &settings,
+            seed,
+            30,
+            Rules {
+                below_clip: 1.0,
+                ..Rules::default()
+            },
+        );
+        assert_eq!(next, only_below, "seed {seed}");
         busy_differ += usize::from(next != with(&busy, seed, 1.0));
     }
     // The floor binds in l(x) (three good trials: Optuna's floor is a fifth
@@ -609,4 +626,26 @@ fn l_narrows_only_while_trials_are_in_flight() {
     assert!(differ >= 20, "{differ} of 40 suggestions changed");
     // Narrower kernels around the good trials: suggestions nearer the best.
     assert!(narrow < 0.9 * whole, "mean distance {narrow} narrow, {whole} whole");
+}
+
+#[test]
+fn in_flight_widths_are_volumes_shared_among_the_dimensions() {
+    let rules = Rules::default();
+    let close = |w: Widths, clip: f64, factor: f64| (w.clip - clip).abs() < 1e-3 && (w.factor - factor).abs() < 1e-3;
+    // One at a time: half Optuna's floor, in any dimension.
+    for d in [1, 2, 6] {
+        let w = below_widths(false, d, &rules);
+        assert!(close(w, BELOW_CLIP, 1.0), "{d}: {w:?}");
+    }
+    // In flight: two dimensions keep the floor, kernels at 0.6 each.
+    assert!(close(below_widths(true, 2, &rules), 0.5, 0.6));
+    // Six: a floor of 0.79 and kernels at 0.84 each, the same volumes.
+    let six = below_widths(true, 6, &rules);
+    assert!(close(six, 0.7937, 0.8434), "{six:?}");
+    assert!((six.clip.powi(6) - IN_FLIGHT_FLOOR).abs() < 1e-9);
+    assert!((six.factor.powi(6) - IN_FLIGHT_VOLUME).abs() < 1e-9);
+    // One: all of the volume in one bandwidth.
+    assert!(close(below_widths(true, 1, &rules), 0.25, 0.36));
+    // Only categorical parameters: nothing numerical to narrow.
+    assert!(close(below_widths(true, 0, &rules), BELOW_CLIP, 1.0));
 }
