@@ -1,3 +1,7 @@
+//! Where everything of a results folder lives: `spec.yaml`, `journal.jsonl`,
+//! the two tables, and each trial's folder (`trials/<id>/`, with its logs,
+//! `trial.json` and checkpoints); the README's "Layout" section lists them.
+
 use std::path::{Path, PathBuf};
 use sweep_core::TrialId;
 
