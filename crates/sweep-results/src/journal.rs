@@ -526,6 +526,30 @@ impl TrialRecord {
     pub fn is_done(&self) -> bool {
         self.status.is_final() && !self.retry
     }
+
+    /// The trial's value of `metric` and the epoch it came from: the best
+    /// finite value over its epochs, else its final value (a trainer that
+    /// reports only at its end: `{"event": "done", "loss": 0.3}`), with no
+    /// epoch. What the leaderboard ranks by and TPE learns from.
+    pub fn best(&self, metric: &sweep_core::Metric) -> Option<(f64, Option<u32>)> {
+        let best = self
+            .epochs
+            .iter()
+            .filter_map(|(e, m)| m.get(&metric.name).filter(|v| v.is_finite()).map(|v| (*e, *v)))
+            .fold(None, |acc: Option<(u32, f64)>, (e, v)| match acc {
+                Some((_, b)) if !metric.goal.better(v, b) => acc,
+                _ => Some((e, v)),
+            });
+        match best {
+            Some((e, v)) => Some((v, Some(e))),
+            None => self.final_metrics.get(&metric.name).map(|&v| (v, None)),
+        }
+    }
+
+    /// The trial's value of `metric` ([`TrialRecord::best`]).
+    pub fn value(&self, metric: &sweep_core::Metric) -> Option<f64> {
+        self.best(metric).map(|(v, _)| v)
+    }
 }
 
 /// The state of every trial the journal mentions.

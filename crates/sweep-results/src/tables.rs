@@ -56,20 +56,9 @@ pub fn leaderboard_rows(trials: &[TrialInfo], replay: &Replay, metric: &Metric) 
         .iter()
         .map(|t| {
             let rec = replay.trials.get(t.id);
-            let (value, best_epoch) = rec.map_or((None, None), |r| {
-                let best = r
-                    .epochs
-                    .iter()
-                    .filter_map(|(e, m)| m.get(&metric.name).filter(|v| v.is_finite()).map(|v| (*e, *v)))
-                    .fold(None, |acc: Option<(u32, f64)>, (e, v)| match acc {
-                        Some((_, b)) if !metric.goal.better(v, b) => acc,
-                        _ => Some((e, v)),
-                    });
-                match best {
-                    Some((e, v)) => (Some(v), Some(e)),
-                    None => (r.final_metrics.get(&metric.name).copied(), None),
-                }
-            });
+            let (value, best_epoch) = rec
+                .and_then(|r| r.best(metric))
+                .map_or((None, None), |(v, e)| (Some(v), e));
             LeaderboardRow {
                 rank: None,
                 id: t.id.clone(),

@@ -653,7 +653,8 @@ impl Dispatcher {
         if let Some(target) = self.spec.metric_target {
             let metric = &self.spec.metric;
             self.target_reached = order.iter().any(|id| {
-                best_value(&self.replay.trials[id], metric)
+                self.replay.trials[id]
+                    .value(metric)
                     .is_some_and(|v| v == target || metric.goal.better(v, target))
             });
             self.sampler_done |= self.target_reached;
@@ -922,26 +923,7 @@ impl Dispatcher {
             return;
         }
         let Some(value) = value else { return };
-        // W&B's `metric.target`: once a trial reaches it, no new trial is
-        // created; those running finish.
-        if let Some(target) = self.spec.metric_target
-            && value.is_finite()
-            && !self.target_reached
-            && (value == target || self.spec.metric.goal.better(value, target))
-        {
-            self.target_reached = true;
-            self.sampler_done = true;
-            self.upcoming.clear();
-            self.out.push(Action::DropUpcoming);
-            self.report(Progress::Warning {
-                trial: Some(trial.clone()),
-                message: format!(
-                    "reached the target {} = {} at epoch {epoch}: no new trials",
-                    self.spec.metric.name,
-                    sweep_core::format_float(value)
-                ),
-            });
-        }
+        self.check_target(&trial, value, &format!("at epoch {epoch}"));
         if !value.is_finite() {
             let reason = format!(
                 "epoch {epoch}: {} is {}",
@@ -1140,8 +1122,7 @@ impl Dispatcher {
         let ended = !retry && status != TrialStatus::Interrupted;
         let failure = (status == TrialStatus::Failed).then(|| error.clone().unwrap_or_else(|| "failed".into()));
         let rec = &self.replay.trials[&trial];
-        let metric =
-            best_value(rec, &self.spec.metric).or_else(|| rec.final_metrics.get(&self.spec.metric.name).copied());
+        let metric = rec.value(&self.spec.metric);
         let t = trial_of(&trial, rec);
         self.report(Progress::Finished {
             trial: t,
@@ -1152,9 +1133,39 @@ impl Dispatcher {
             retry,
             continued,
         });
+        if status == TrialStatus::Completed
+            && let Some(value) = metric
+        {
+            self.check_target(&trial, value, "at its end");
+        }
         if ended {
             self.count_ending(&trial, failure);
         }
+    }
+
+    /// W&B's `metric.target`: once a trial's value reaches it (`when`: at
+    /// an epoch, or at its end for a trainer that reports only then), no new
+    /// trial is created; those running finish.
+    fn check_target(&mut self, trial: &TrialId, value: f64, when: &str) {
+        let Some(target) = self.spec.metric_target else { return };
+        if !value.is_finite()
+            || self.target_reached
+            || !(value == target || self.spec.metric.goal.better(value, target))
+        {
+            return;
+        }
+        self.target_reached = true;
+        self.sampler_done = true;
+        self.upcoming.clear();
+        self.out.push(Action::DropUpcoming);
+        self.report(Progress::Warning {
+            trial: Some(trial.clone()),
+            message: format!(
+                "reached the target {} = {} {when}: no new trials",
+                self.spec.metric.name,
+                sweep_core::format_float(value)
+            ),
+        });
     }
 
     /// Counts a trial that ended in this run; once `max_initial_failures`
@@ -1203,7 +1214,7 @@ impl Dispatcher {
                 Observation {
                     params: r.params.clone(),
                     state,
-                    value: best_value(r, &self.spec.metric),
+                    value: r.value(&self.spec.metric),
                     intermediate,
                 }
             })
@@ -1394,15 +1405,4 @@ pub fn trial_of(id: &TrialId, r: &TrialRecord) -> Trial {
         params: r.params.clone(),
         seed: r.seed,
     }
-}
-
-/// The best finite value of the metric over a trial's epochs.
-pub fn best_value(r: &TrialRecord, metric: &sweep_core::Metric) -> Option<f64> {
-    r.epochs
-        .iter()
-        .filter_map(|(_, m)| m.get(&metric.name).copied().filter(|v| v.is_finite()))
-        .fold(None, |acc: Option<f64>, v| match acc {
-            Some(b) if !metric.goal.better(v, b) => acc,
-            _ => Some(v),
-        })
 }

@@ -199,13 +199,18 @@ impl Harness {
     }
 
     fn end(&mut self, trial: &TrialId, attempt: u32, status: TrialStatus) {
+        self.end_with(trial, attempt, status, EpochMetrics::new());
+    }
+
+    /// Ends the attempt with final metrics (`{"event": "done", ...}`).
+    fn end_with(&mut self, trial: &TrialId, attempt: u32, status: TrialStatus, metrics: EpochMetrics) {
         self.live.retain(|(t, a)| !(t == trial && *a == attempt));
         self.send(Event::Ended {
             trial: trial.clone(),
             attempt,
             outcome: Outcome {
                 status,
-                metrics: EpochMetrics::new(),
+                metrics,
                 error: (status == TrialStatus::Failed).then(|| "exit code 1".to_string()),
                 seconds: 1.0,
                 continue_because: None,
@@ -818,26 +823,8 @@ fn a_changed_grid_is_refused_on_resume() {
 /// same order (one trial at a time).
 #[test]
 fn a_resumed_tpe_sweep_makes_the_same_suggestions() {
-    let text = "name: t\nmethod: tpe\nrun_cap: 16\nseed: 3\nmetric: {name: loss, goal: minimize}\n\
-                tpe: {n_startup_trials: 4}\nresources: {cpus_per_trial: 0, max_concurrent: 1}\n\
-                trainer: {command: [\"true\"]}\nparameters:\n  x: {min: 0.0, max: 1.0}\n  k: {values: [a, b]}\n";
-    let spec = sweep_spec::parse(text, "t.yaml".as_ref()).unwrap();
-    let drive = |h: &mut Harness, until: usize| {
-        while h.starts.len() <= until {
-            let Some((id, attempt)) = h.live.first().cloned() else {
-                break;
-            };
-            h.launched(&id, attempt);
-            let p = &h.d.replay().trials[&id].params;
-            let x = match &p["x"] {
-                sweep_core::ParamValue::Float(x) => *x,
-                other => panic!("{other:?}"),
-            };
-            let bonus = if p["k"].to_string() == "b" { 0.0 } else { 0.1 };
-            h.epoch(&id, attempt, 1, (x - 0.3).powi(2) + bonus);
-            h.end(&id, attempt, TrialStatus::Completed);
-        }
-    };
+    let spec = tpe_spec();
+    let drive = |h: &mut Harness, until: usize| drive_tpe(h, until, true);
     let params_of = |h: &Harness| -> Vec<String> {
         h.d.replay()
             .order
@@ -872,35 +859,105 @@ fn a_resumed_tpe_sweep_makes_the_same_suggestions() {
     assert_eq!(params_of(&resumed), want);
 }
 
+/// A TPE sweep of 16 trials over x in [0, 1] and k in {a, b}, four of
+/// them random first, one at a time.
+fn tpe_spec() -> Spec {
+    let text = "name: t\nmethod: tpe\nrun_cap: 16\nseed: 3\nmetric: {name: loss, goal: minimize}\n\
+                tpe: {n_startup_trials: 4}\nresources: {cpus_per_trial: 0, max_concurrent: 1}\n\
+                trainer: {command: [\"true\"]}\nparameters:\n  x: {min: 0.0, max: 1.0}\n  k: {values: [a, b]}\n";
+    sweep_spec::parse(text, "t.yaml".as_ref()).unwrap()
+}
+
+/// Runs the live trials of a [`tpe_spec`] sweep to their end, oldest
+/// first, until `until` have started: loss (x - 0.3)^2, plus 0.1 unless k is
+/// b, reported as epoch 1 (`per_epoch`) or only at the end.
+fn drive_tpe(h: &mut Harness, until: usize, per_epoch: bool) {
+    while h.starts.len() <= until {
+        let Some((id, attempt)) = h.live.first().cloned() else {
+            break;
+        };
+        h.launched(&id, attempt);
+        let p = &h.d.replay().trials[&id].params;
+        let x = match &p["x"] {
+            sweep_core::ParamValue::Float(x) => *x,
+            other => panic!("{other:?}"),
+        };
+        let bonus = if p["k"].to_string() == "b" { 0.0 } else { 0.1 };
+        let loss = (x - 0.3).powi(2) + bonus;
+        if per_epoch {
+            h.epoch(&id, attempt, 1, loss);
+            h.end(&id, attempt, TrialStatus::Completed);
+        } else {
+            let metrics: EpochMetrics = [("loss".to_string(), loss)].into_iter().collect();
+            h.end_with(&id, attempt, TrialStatus::Completed, metrics);
+        }
+    }
+}
+
+/// A trainer that reports its loss only at its end (`{"event": "done",
+/// "loss": ...}`, as most `command:` scripts do) is learnt from as one that
+/// reports it per epoch: TPE makes the same suggestions. (Before, such
+/// trials had no value for TPE, and every trial was a random draw.)
+#[test]
+fn tpe_learns_from_trials_that_report_only_at_their_end() {
+    let spec = tpe_spec();
+    let params_of = |per_epoch: bool| -> Vec<sweep_core::Params> {
+        let mut h = Harness::new(&spec, local_caps(), "local", 1, Replay::default(), false).unwrap();
+        drive_tpe(&mut h, usize::MAX, per_epoch);
+        assert!(h.d.is_finished());
+        h.d.replay()
+            .order
+            .iter()
+            .map(|id| h.d.replay().trials[id].params.clone())
+            .collect()
+    };
+    let (at_end, per_epoch) = (params_of(false), params_of(true));
+    assert_eq!(at_end.len(), 16);
+    assert_eq!(at_end, per_epoch);
+}
+
 /// `metric.target`: once a trial's value reaches it, nothing new is created;
 /// trials already running finish.
 #[test]
 fn reaching_the_metric_target_stops_creating_trials() {
     let mut spec = spec("resources: {cpus_per_trial: 0, max_concurrent: 2}\n", &xs(6));
     spec.metric_target = Some(0.25);
-    let mut h = Harness::new(&spec, local_caps(), "local", 2, Replay::default(), false).unwrap();
-    let (a, b) = (h.starts[0].trial.id.clone(), h.starts[1].trial.id.clone());
-    h.launched(&a, 1);
-    h.epoch(&a, 1, 1, 0.5);
-    h.end(&a, 1, TrialStatus::Completed);
-    assert_eq!(h.starts.len(), 3, "0.5 misses the target: the next trial starts");
-    h.launched(&b, 1);
-    h.epoch(&b, 1, 1, 0.2);
-    h.end(&b, 1, TrialStatus::Completed);
-    assert_eq!(h.starts.len(), 3, "0.2 reaches it (minimize): nothing new");
-    assert!(!h.d.is_finished(), "the running trial finishes");
-    let c = h.starts[2].trial.id.clone();
-    h.end(&c, 1, TrialStatus::Completed);
-    assert!(h.d.is_finished());
-    assert_eq!(h.d.replay().order.len(), 3, "only three trials were created");
-    // A resume keeps to it: nothing new either.
-    let mut replay = Replay::default();
-    for e in h.journal.clone() {
-        replay.apply(e);
+    // The value reported per epoch, or only at the trial's end.
+    for at_end in [false, true] {
+        let complete = |h: &mut Harness, id: &TrialId, loss: f64| {
+            h.launched(id, 1);
+            if at_end {
+                let metrics: EpochMetrics = [("loss".to_string(), loss)].into_iter().collect();
+                h.end_with(id, 1, TrialStatus::Completed, metrics);
+            } else {
+                h.epoch(id, 1, 1, loss);
+                h.end(id, 1, TrialStatus::Completed);
+            }
+        };
+        let mut h = Harness::new(&spec, local_caps(), "local", 2, Replay::default(), false).unwrap();
+        let (a, b) = (h.starts[0].trial.id.clone(), h.starts[1].trial.id.clone());
+        complete(&mut h, &a, 0.5);
+        assert_eq!(h.starts.len(), 3, "0.5 misses the target: the next trial starts");
+        complete(&mut h, &b, 0.2);
+        assert_eq!(
+            h.starts.len(),
+            3,
+            "0.2 reaches it (minimize): nothing new (at end: {at_end})"
+        );
+        assert!(!h.d.is_finished(), "the running trial finishes");
+        let c = h.starts[2].trial.id.clone();
+        h.end(&c, 1, TrialStatus::Completed);
+        assert!(h.d.is_finished());
+        assert_eq!(h.d.replay().order.len(), 3, "only three trials were created");
+        // A resume keeps to it: nothing new either.
+        let mut replay = Replay::default();
+        for e in h.journal.clone() {
+            replay.apply(e);
+        }
+        let h2 = Harness::new(&spec, local_caps(), "local", 2, replay, false).unwrap();
+        assert!(h2.starts.is_empty(), "at end: {at_end}");
+        assert!(h2.d.is_finished());
     }
-    let h2 = Harness::new(&spec, local_caps(), "local", 2, replay, false).unwrap();
-    assert!(h2.starts.is_empty());
-    assert!(h2.d.is_finished());
 }
 
 /// `--count N`: a TPE sweep with no `run_cap` creates N trials, then ends;
