@@ -27,6 +27,7 @@ pub use grid::GridSampler;
 pub use random::RandomSampler;
 pub use tpe::{TpeSampler, TpeSettings};
 
+use crate::distribution::Distribution;
 use crate::plan::{PlanError, Trial};
 use crate::spec::{Method, Spec, Trainer};
 use std::collections::HashMap;
@@ -126,6 +127,47 @@ impl std::fmt::Debug for Trials {
     }
 }
 
+/// The built-in trainer's definition of each parameter (none for other
+/// trainers): for the built-in trainer, values take their canonical form (an
+/// integer learning rate becomes a float, `hidden: 32` becomes `[32]`), so
+/// equal settings get equal ids.
+fn canon_defs(spec: &Spec) -> Vec<(String, Option<&'static builtin::ParamDef>)> {
+    spec.parameters
+        .iter()
+        .map(|p| {
+            let def = match spec.trainer {
+                Trainer::Builtin { .. } => builtin::param(&p.name),
+                Trainer::Command { .. } | Trainer::Wandb { .. } => None,
+            };
+            (p.name.clone(), def)
+        })
+        .collect()
+}
+
+/// `spec` with each listed value (a choice or a constant) of a built-in
+/// trainer's parameter in its canonical form, as [`Trials::next`] gives it to
+/// trials: what a sampler proposes is then what it sees of the trial in the
+/// history. (TPE, given `hidden: {values: [32, 64]}` and trials holding
+/// `[32]`, found no choice for them, modelled no trial, and drew every
+/// suggestion from its prior.)
+fn canonical_values(spec: &Spec, canon: &[(String, Option<&'static builtin::ParamDef>)]) -> Spec {
+    let mut spec = spec.clone();
+    for (p, (_, def)) in spec.parameters.iter_mut().zip(canon) {
+        let Some(def) = def else { continue };
+        let fix = |v: &mut ParamValue| {
+            if let Ok(c) = def.check(v) {
+                *v = c;
+            }
+        };
+        match &mut p.distribution {
+            Distribution::Categorical { values, .. } => values.iter_mut().for_each(fix),
+            Distribution::Constant(v) => fix(v),
+            _ => {}
+        }
+    }
+    spec
+}
+
 /// The sampler a spec asks for.
 pub fn sampler_for(spec: &Spec) -> Result<Box<dyn Sampler>, PlanError> {
     match spec.method {
@@ -136,26 +178,17 @@ pub fn sampler_for(spec: &Spec) -> Result<Box<dyn Sampler>, PlanError> {
 }
 
 impl Trials {
-    /// The trials of `spec`, from its own sampler.
+    /// The trials of `spec`, from its own sampler, which is given the
+    /// values in their canonical form ([`canonical_values`]).
     pub fn new(spec: &Spec) -> Result<Trials, PlanError> {
-        Ok(Trials::with_sampler(spec, sampler_for(spec)?))
+        let canon = canon_defs(spec);
+        let sampler = sampler_for(&canonical_values(spec, &canon))?;
+        Ok(Trials::with_sampler(spec, sampler))
     }
 
     /// The trials `sampler` proposes for `spec`.
     pub fn with_sampler(spec: &Spec, sampler: Box<dyn Sampler>) -> Trials {
-        // For the built-in trainer, values take their canonical form (an
-        // integer learning rate becomes a float), so equal settings get equal ids.
-        let canon = spec
-            .parameters
-            .iter()
-            .map(|p| {
-                let def = match spec.trainer {
-                    Trainer::Builtin { .. } => builtin::param(&p.name),
-                    Trainer::Command { .. } | Trainer::Wandb { .. } => None,
-                };
-                (p.name.clone(), def)
-            })
-            .collect();
+        let canon = canon_defs(spec);
         Trials {
             sampler,
             seed: spec.seed,
@@ -302,6 +335,37 @@ pub fn assign_id(ids: &mut HashMap<TrialId, u64>, params: &Params, seed: u64) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// TPE over the built-in trainer's `hidden` (canonical form `[64]` for
+    /// a listed 64) learns which choice is better.
+    #[test]
+    fn tpe_learns_a_builtin_choice_whose_values_are_canonicalised() {
+        let spec = crate::parse(
+            "method: tpe\nrun_cap: 40\nseed: 1\nmetric: {name: val_loss, goal: minimize}\n\
+             parameters:\n  hidden: {values: [32, 64]}\n  dropout: {min: 0.0, max: 0.5}\n",
+            "t.yaml".as_ref(),
+        )
+        .unwrap();
+        let mut trials = Trials::new(&spec).unwrap();
+        let mut history: Vec<Observation> = Vec::new();
+        let mut late_64 = 0;
+        for number in 0..40 {
+            let Ask::Trial(t) = trials.next(&history) else {
+                panic!("trial {number}")
+            };
+            let wide = t.params["hidden"] == ParamValue::List(vec![ParamValue::Int(64)]);
+            let dropout = t.params["dropout"].as_f64().unwrap();
+            late_64 += usize::from(number >= 20 && wide);
+            history.push(Observation {
+                params: t.params,
+                state: ObsState::Complete,
+                value: Some(if wide { 0.0 } else { 1.0 } + dropout),
+                intermediate: Vec::new(),
+            });
+        }
+        // Random draws would pick [64] about 10 times of the last 20.
+        assert!(late_64 >= 16, "{late_64} of the last 20 trials have hidden [64]");
+    }
 
     #[test]
     fn a_forced_collision_gets_a_salted_id_and_repeats_are_refused() {
