@@ -232,7 +232,7 @@ pub(crate) fn resolve(program: &str, path: Option<&std::ffi::OsStr>) -> Result<(
 /// machine, found before anything runs: a `command:` program that is not
 /// there or not executable, or a W&B `program` file that does not exist. A
 /// program with a `${...}` placeholder is only known per trial.
-pub fn missing_program(spec: &Spec) -> Option<sweep_spec::Diagnostic> {
+pub(crate) fn missing_program(spec: &Spec) -> Option<sweep_spec::Diagnostic> {
     let diagnostic = |path: &str, message: String, help: &str| {
         Some(
             sweep_spec::Diagnostic {

@@ -13,7 +13,7 @@ mod job;
 pub mod local;
 pub mod slurm;
 
-pub use job::{JobPlan, missing_program, substitute};
+pub use job::{JobPlan, substitute};
 
 use crate::dispatcher::{Attempt, Event};
 use std::path::Path;

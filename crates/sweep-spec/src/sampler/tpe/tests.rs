@@ -502,62 +502,71 @@ fn values_from_other_specs_are_skipped() {
     assert!(space[0].distribution.contains(&p["x"]), "{p:?}");
 }
 
-#[test]
-fn l_has_the_narrow_floor_with_trials_in_flight_or_not() {
-    let space = [
+/// The space of the `l(x)` width tests: x uniform, y log-uniform.
+fn xy_space() -> [Parameter; 2] {
+    [
         param("x", Distribution::Uniform { min: -10.0, max: 10.0 }),
         param("y", Distribution::LogUniform { min: 1e-4, max: 1.0 }),
-    ];
-    let settings = TpeSettings::default();
+    ]
+}
+
+/// Thirty trials of TPE on [`xy_space`] with `seed` (the minimum at x = 3,
+/// y = 0.01), all complete; and the same with the last still running.
+fn thirty_done_and_busy(seed: u64) -> (Vec<Observation>, Vec<Observation>) {
+    let space = xy_space();
+    let mut trials: Vec<Observation> = Vec::new();
+    for number in 0..30u64 {
+        let params = suggest(&space, Goal::Minimize, &trials, &TpeSettings::default(), seed, number);
+        let value = (f(&params, "x") - 3.0).powi(2) + (f(&params, "y").log10() + 2.0).powi(2);
+        trials.push(complete(params, value));
+    }
+    let mut busy = trials.clone();
+    busy[29].state = ObsState::Running;
+    busy[29].value = None;
+    (trials, busy)
+}
+
+/// Trial 30's suggestion on [`xy_space`] after `trials`, under `rules`.
+fn thirtieth(trials: &[Observation], seed: u64, rules: Rules) -> Params {
+    suggest_with(
+        &xy_space(),
+        Goal::Minimize,
+        trials,
+        &TpeSettings::default(),
+        seed,
+        30,
+        rules,
+    )
+}
+
+#[test]
+fn l_has_the_narrow_floor_with_trials_in_flight_or_not() {
     // The floor one at a time (below_clip) and in flight (in_flight_floor,
     // a volume: its square root per dimension here).
     let with = |trials: &[Observation], seed: u64, clip: f64| {
-        suggest_with(
-            &space,
-            Goal::Minimize,
-            trials,
-            &settings,
-            seed,
-            30,
-            Rules {
-                below_clip: clip,
-                in_flight_floor: clip * clip,
-                ..Rules::default()
-            },
-        )
+        let rules = Rules {
+            below_clip: clip,
+            in_flight_floor: clip * clip,
+            ..Rules::default()
+        };
+        thirtieth(trials, seed, rules)
     };
     let (mut differ, mut busy_differ) = (0, 0);
     for seed in 0..10 {
-        let mut trials: Vec<Observation> = Vec::new();
-        for number in 0..30u64 {
-            let params = suggest(&space, Goal::Minimize, &trials, &settings, seed, number);
-            let value = (f(&params, "x") - 3.0).powi(2) + (f(&params, "y").log10() + 2.0).powi(2);
-            trials.push(complete(params, value));
-        }
+        let (trials, busy) = thirty_done_and_busy(seed);
         // Every result known: l(x) has BELOW_CLIP's floor.
-        let next = suggest(&space, Goal::Minimize, &trials, &settings, seed, 30);
+        let next = thirtieth(&trials, seed, Rules::default());
         assert_eq!(next, with(&trials, seed, BELOW_CLIP), "seed {seed}");
         differ += usize::from(next != with(&trials, seed, 1.0));
         // A trial in flight: in two dimensions, the same floor (and only the
         // in-flight one counts: below_clip changes nothing there).
-        let mut busy = trials.clone();
-        busy[29].state = ObsState::Running;
-        busy[29].value = None;
-        let next = suggest(&space, Goal::Minimize, &busy, &settings, seed, 30);
+        let next = thirtieth(&busy, seed, Rules::default());
         assert_eq!(next, with(&busy, seed, BELOW_CLIP), "seed {seed}");
-        let only_below = suggest_with(
-            &space,
-            Goal::Minimize,
-            &busy,
-            &settings,
-            seed,
-            30,
-            Rules {
-                below_clip: 1.0,
-                ..Rules::default()
-            },
-        );
-        assert_eq!(next, only_below, "seed {seed}");
+        let only_below = Rules {
+            below_clip: 1.0,
+            ..Rules::default()
+        };
+        assert_eq!(next, thirtieth(&busy, seed, only_below), "seed {seed}");
         busy_differ += usize::from(next != with(&busy, seed, 1.0));
     }
     // The floor binds in l(x) (three good trials: Optuna's floor is a fifth
@@ -568,24 +577,12 @@ fn l_has_the_narrow_floor_with_trials_in_flight_or_not() {
 
 #[test]
 fn l_narrows_only_while_trials_are_in_flight() {
-    let space = [
-        param("x", Distribution::Uniform { min: -10.0, max: 10.0 }),
-        param("y", Distribution::LogUniform { min: 1e-4, max: 1.0 }),
-    ];
-    let settings = TpeSettings::default();
     let with = |trials: &[Observation], seed: u64, volume: f64| {
-        suggest_with(
-            &space,
-            Goal::Minimize,
-            trials,
-            &settings,
-            seed,
-            30,
-            Rules {
-                in_flight_volume: volume,
-                ..Rules::default()
-            },
-        )
+        let rules = Rules {
+            in_flight_volume: volume,
+            ..Rules::default()
+        };
+        thirtieth(trials, seed, rules)
     };
     // How far a suggestion is from the best trial, in units of the ranges.
     let distance = |p: &Params, best: &Params| {
@@ -593,12 +590,7 @@ fn l_narrows_only_while_trials_are_in_flight() {
     };
     let (mut differ, mut narrow, mut whole) = (0, 0.0, 0.0);
     for seed in 0..40 {
-        let mut trials: Vec<Observation> = Vec::new();
-        for number in 0..30u64 {
-            let params = suggest(&space, Goal::Minimize, &trials, &settings, seed, number);
-            let value = (f(&params, "x") - 3.0).powi(2) + (f(&params, "y").log10() + 2.0).powi(2);
-            trials.push(complete(params, value));
-        }
+        let (trials, busy) = thirty_done_and_busy(seed);
         // Every result known: the volume plays no part.
         assert_eq!(
             with(&trials, seed, IN_FLIGHT_VOLUME),
@@ -606,9 +598,6 @@ fn l_narrows_only_while_trials_are_in_flight() {
             "seed {seed}"
         );
         // The last trial still running: the default is the narrower l(x).
-        let mut busy = trials.clone();
-        busy[29].state = ObsState::Running;
-        busy[29].value = None;
         let best = busy
             .iter()
             .filter(|o| o.state == ObsState::Complete)
@@ -616,7 +605,7 @@ fn l_narrows_only_while_trials_are_in_flight() {
             .unwrap()
             .params
             .clone();
-        let next = suggest(&space, Goal::Minimize, &busy, &settings, seed, 30);
+        let next = thirtieth(&busy, seed, Rules::default());
         assert_eq!(next, with(&busy, seed, IN_FLIGHT_VOLUME), "seed {seed}");
         let wide = with(&busy, seed, 1.0);
         differ += usize::from(next != wide);
